@@ -1,0 +1,151 @@
+"""The one Settings object, read from the environment (Function App settings) and validated at start."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ingest_core.errors import ConfigError
+from ingest_core.routing import RoutingRule
+
+# The single source of truth for app-setting names. infra/ maps its parameters onto
+# exactly these names and tests/infra checks both sides against this table.
+ENV_NAMES: dict[str, str] = {
+    "geocatalog_endpoint": "GEOCATALOG_ENDPOINT",
+    "geocatalog_api_version": "GEOCATALOG_API_VERSION",
+    "geocatalog_scope": "GEOCATALOG_SCOPE",
+    "geocatalog_static_token": "GEOCATALOG_STATIC_TOKEN",
+    "catalog_connection": "CATALOG_STORAGE_CONNECTION",
+    "catalog_container": "CATALOG_CONTAINER",
+    "catalog_suffix": "CATALOG_SUFFIX",
+    "ledger_connection": "LEDGER_STORAGE_CONNECTION",
+    "ledger_table": "LEDGER_TABLE",
+    "routing_rules": "ROUTING_RULES",
+    "source_kind": "SOURCE_KIND",
+    "source_object_id": "SOURCE_MANAGED_IDENTITY_OBJECT_ID",
+    "sas_lifetime_hours": "SAS_LIFETIME_HOURS",
+    "sas_refresh_margin_hours": "SAS_REFRESH_MARGIN_HOURS",
+    "stale_source_ttl_hours": "STALE_SOURCE_TTL_HOURS",
+    "max_concurrent_runs": "MAX_CONCURRENT_RUNS",
+    "catalog_max_bytes": "CATALOG_MAX_BYTES",
+    "preflight_max_links": "PREFLIGHT_MAX_LINKS",
+    "claim_lease_seconds": "CLAIM_LEASE_SECONDS",
+    "http_max_retries": "HTTP_MAX_RETRIES",
+    "http_backoff_cap_seconds": "HTTP_BACKOFF_CAP_SECONDS",
+    "reconcile_schedule": "RECONCILE_SCHEDULE",
+    "sweep_schedule": "SWEEP_SCHEDULE",
+}
+
+# Names the Functions host itself resolves in binding expressions (%NAME%); the
+# values must exist as app settings, so Settings validates them too.
+TRIGGER_SETTING_NAMES = ("CATALOG_CONTAINER", "RECONCILE_SCHEDULE", "SWEEP_SCHEDULE")
+# The blob trigger's `connection` property: the host reads CatalogStorage or CatalogStorage__*.
+BLOB_TRIGGER_CONNECTION = "CatalogStorage"
+
+
+class SourceKind(str, Enum):
+    """How the GeoCatalog reads the catalog's container."""
+
+    SAS_TOKEN = "SasToken"
+    MANAGED_IDENTITY = "BlobManagedIdentity"
+
+
+PositiveHours = Annotated[float, Field(gt=0)]
+
+
+class Settings(BaseModel):
+    """Every knob of the app, each with a safe default unless it cannot have one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    geocatalog_endpoint: str
+    geocatalog_api_version: str = "2026-04-15"
+    geocatalog_scope: str = "https://geocatalog.spatio.azure.com/.default"
+    # Only for the local emulator: no Entra identity exists offline.
+    geocatalog_static_token: str | None = None
+    # Connection string (local) or account blob URL (Azure, identity-based).
+    catalog_connection: str = Field(min_length=1)
+    catalog_container: str = "catalogs"
+    catalog_suffix: str = "catalog.json"
+    ledger_connection: str = Field(min_length=1)
+    ledger_table: str = Field(default="ingestjobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+    routing_rules: list[RoutingRule] = Field(default_factory=list)
+    source_kind: SourceKind = SourceKind.SAS_TOKEN
+    source_object_id: str | None = None
+    sas_lifetime_hours: PositiveHours = 24.0
+    sas_refresh_margin_hours: PositiveHours = 6.0
+    stale_source_ttl_hours: PositiveHours = 72.0
+    max_concurrent_runs: int = Field(default=5, ge=1, le=100)
+    catalog_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    preflight_max_links: int = Field(default=10_000, ge=1)
+    claim_lease_seconds: float = Field(default=600.0, gt=0)
+    http_max_retries: int = Field(default=5, ge=0, le=20)
+    http_backoff_cap_seconds: float = Field(default=30.0, gt=0)
+    reconcile_schedule: str = "0 */1 * * * *"
+    sweep_schedule: str = "0 */30 * * * *"
+
+    @field_validator("geocatalog_endpoint")
+    @classmethod
+    def _endpoint_is_url(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://<name>.<region>.geocatalog.spatio.azure.com")
+        return v.rstrip("/")
+
+    @field_validator("sas_refresh_margin_hours")
+    @classmethod
+    def _margin_below_lifetime(cls, v: float, info: Any) -> float:
+        life = info.data.get("sas_lifetime_hours")
+        if life is not None and v >= life:
+            raise ValueError(f"must be smaller than SAS_LIFETIME_HOURS ({life})")
+        return v
+
+    def rules_or_default(self) -> list[RoutingRule]:
+        """The configured rules, or one rule for the watched container when none are set."""
+        return self.routing_rules or [RoutingRule(container=self.catalog_container)]
+
+
+def _read_connection(env: Mapping[str, str], name: str) -> str | None:
+    """A connection string, or the blob service URI of an identity-based connection (`name__serviceUri`)."""
+    if env.get(name):
+        return env[name]
+    for suffix in ("__blobServiceUri", "__serviceUri"):
+        if env.get(name + suffix):
+            return env[name + suffix]
+    if env.get(name + "__accountName"):
+        return f"https://{env[name + '__accountName']}.blob.core.windows.net"
+    return None
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment; raise ConfigError naming the bad setting."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    for field_name, env_name in ENV_NAMES.items():
+        if env.get(env_name) not in (None, ""):
+            raw[field_name] = env[env_name]
+    # Fall back to the binding connections the host already uses, so one setting serves both.
+    raw.setdefault("catalog_connection", _read_connection(env, BLOB_TRIGGER_CONNECTION))
+    raw.setdefault("ledger_connection", _read_connection(env, "AzureWebJobsStorage"))
+    for key in ("catalog_connection", "ledger_connection"):
+        if raw[key] is None:
+            del raw[key]
+    if "routing_rules" in raw:
+        try:
+            raw["routing_rules"] = json.loads(raw["routing_rules"])
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"setting ROUTING_RULES is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field_name = str(err["loc"][0]) if err["loc"] else "?"
+            env_name = ENV_NAMES.get(field_name, field_name)
+            where = ".".join(str(p) for p in err["loc"][1:])
+            problems.append(f"setting {env_name}{'[' + where + ']' if where else ''}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
