@@ -131,7 +131,8 @@ def drop_from_blob_trigger(uri: str, etag: str | None, length: int | None = None
 def blob_created_event(drop: Drop, api: str = "PutBlockList", event_id: str = "", topic: str = "") -> dict[str, Any]:
     """The Event Grid-schema BlobCreated event the real subscription delivers for this blob."""
     return {
-        "topic": topic or f"/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/{drop.account}",
+        "topic": topic
+        or f"/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/{drop.account}",
         "subject": f"/blobServices/default/containers/{drop.container}/blobs/{drop.path}",
         "eventType": BLOB_CREATED,
         "eventTime": "",

@@ -35,6 +35,7 @@ ENV_NAMES: dict[str, str] = {
     "catalog_max_bytes": "CATALOG_MAX_BYTES",
     "preflight_max_links": "PREFLIGHT_MAX_LINKS",
     "claim_lease_seconds": "CLAIM_LEASE_SECONDS",
+    "defer_timeout_minutes": "DEFER_TIMEOUT_MINUTES",
     "http_max_retries": "HTTP_MAX_RETRIES",
     "http_backoff_cap_seconds": "HTTP_BACKOFF_CAP_SECONDS",
     "reconcile_schedule": "RECONCILE_SCHEDULE",
@@ -84,6 +85,8 @@ class Settings(BaseModel):
     catalog_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     preflight_max_links: int = Field(default=10_000, ge=1)
     claim_lease_seconds: float = Field(default=600.0, gt=0)
+    # How long a catalog may wait for its linked items to be uploaded before it is INVALID.
+    defer_timeout_minutes: float = Field(default=60.0, gt=0)
     http_max_retries: int = Field(default=5, ge=0, le=20)
     http_backoff_cap_seconds: float = Field(default=30.0, gt=0)
     reconcile_schedule: str = "0 */1 * * * *"
@@ -109,15 +112,15 @@ class Settings(BaseModel):
         return self.routing_rules or [RoutingRule(container=self.catalog_container)]
 
 
-def _read_connection(env: Mapping[str, str], name: str) -> str | None:
-    """A connection string, or the blob service URI of an identity-based connection (`name__serviceUri`)."""
+def _read_connection(env: Mapping[str, str], name: str, service: str) -> str | None:
+    """A connection string, or the `service` (blob/table) URI of an identity-based connection `name__*`."""
     if env.get(name):
         return env[name]
-    for suffix in ("__blobServiceUri", "__serviceUri"):
-        if env.get(name + suffix):
+    for suffix in (f"__{service}ServiceUri", "__serviceUri" if service == "blob" else ""):
+        if suffix and env.get(name + suffix):
             return env[name + suffix]
     if env.get(name + "__accountName"):
-        return f"https://{env[name + '__accountName']}.blob.core.windows.net"
+        return f"https://{env[name + '__accountName']}.{service}.core.windows.net"
     return None
 
 
@@ -129,8 +132,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if env.get(env_name) not in (None, ""):
             raw[field_name] = env[env_name]
     # Fall back to the binding connections the host already uses, so one setting serves both.
-    raw.setdefault("catalog_connection", _read_connection(env, BLOB_TRIGGER_CONNECTION))
-    raw.setdefault("ledger_connection", _read_connection(env, "AzureWebJobsStorage"))
+    raw.setdefault("catalog_connection", _read_connection(env, BLOB_TRIGGER_CONNECTION, "blob"))
+    raw.setdefault("ledger_connection", _read_connection(env, "AzureWebJobsStorage", "table"))
     for key in ("catalog_connection", "ledger_connection"):
         if raw[key] is None:
             del raw[key]

@@ -1,0 +1,1 @@
+"""ingest_core: turns a dropped STAC catalog into a GeoCatalog bulk ingestion. Never imports azure.functions."""

@@ -1,0 +1,7 @@
+"""`python -m ingest_core`."""
+
+import sys
+
+from ingest_core.cli import main
+
+sys.exit(main())

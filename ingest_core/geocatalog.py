@@ -1,0 +1,287 @@
+"""The one GeoCatalog data-plane client: auth, api-version, retries and typed errors (shared/reference/geocatalog-api.md)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+from urllib.parse import urljoin
+
+import requests
+
+from ingest_core.errors import ServiceError, TransientError
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+TERMINAL_OPERATION = frozenset({"succeeded", "failed", "canceled"})
+
+
+class TokenCredential(Protocol):
+    """The azure-identity credential shape (get_token(scope) -> AccessToken)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any: ...
+
+
+class StaticToken:
+    """A fixed bearer token: only for the local emulator, where no Entra identity exists."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self) -> str:
+        return self._token
+
+
+class CredentialToken:
+    """Bearer tokens from an azure-identity credential, cached until five minutes before expiry."""
+
+    def __init__(self, credential: TokenCredential, scope: str, skew_seconds: float = 300.0) -> None:
+        self._credential = credential
+        self._scope = scope
+        self._skew = skew_seconds
+        self._token: str | None = None
+        self._expires_on = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._token is None or time.time() > self._expires_on - self._skew:
+                access = self._credential.get_token(self._scope)
+                self._token, self._expires_on = access.token, float(access.expires_on)
+            return self._token
+
+
+def _retry_after_seconds(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _service_error(resp: requests.Response, method: str, route: str) -> ServiceError:
+    code, message = resp.headers.get("X-Ms-Error-Code", ""), ""
+    try:
+        err = resp.json().get("error", {})
+        code = err.get("code") or code
+        message = err.get("message", "")
+    except (ValueError, AttributeError):
+        message = resp.text[:300]
+    return ServiceError(resp.status_code, code or f"HTTP{resp.status_code}", message, method, route)
+
+
+class GeoCatalogClient:
+    """Calls the GeoCatalog REST API exactly as the contract says, retrying only transient faults."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        token: Callable[[], str],
+        api_version: str = "2026-04-15",
+        max_retries: int = 5,
+        backoff_cap: float = 30.0,
+        timeout: float = 30.0,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.api_version = api_version
+        self._token = token
+        self._max_retries = max_retries
+        self._backoff_cap = backoff_cap
+        self._timeout = timeout
+        self._session = session or requests.Session()
+        self._sleep = sleep
+
+    # -- transport ---------------------------------------------------------------------------
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self._backoff_cap)
+        # Full jitter keeps many instances that failed together from retrying together.
+        return random.uniform(0, min(self._backoff_cap, 0.5 * 2**attempt))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        route: str = "",
+        expected: tuple[int, ...] = (200,),
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        content_type: str | None = None,
+    ) -> requests.Response:
+        """Send one call; retry connection errors, timeouts, 408/429/5xx; raise typed errors otherwise."""
+        url = path if path.startswith("http") else self.endpoint + path
+        route = route or path
+        query = {**(params or {}), "api-version": self.api_version}
+        last = ""
+        for attempt in range(self._max_retries + 1):
+            headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
+            if json is not None:
+                headers["Content-Type"] = content_type or "application/json"
+            try:
+                resp = self._session.request(
+                    method, url, params=query, json=json, headers=headers, timeout=self._timeout
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last, wait = f"{type(exc).__name__}", self._backoff(attempt, None)
+            else:
+                if resp.status_code in expected:
+                    return resp
+                if resp.status_code not in RETRYABLE_STATUS:
+                    raise _service_error(resp, method, route)
+                err = _service_error(resp, method, route)
+                last, wait = f"HTTP {resp.status_code} {err.code}", self._backoff(attempt, _retry_after_seconds(resp))
+            if attempt == self._max_retries:
+                break
+            log.warning("geocatalog %s %s: %s; retry %d in %.1fs", method, route, last, attempt + 1, wait)
+            self._sleep(wait)
+        raise TransientError(
+            f"GeoCatalog {method} {route} still failing after {self._max_retries + 1} attempts ({last}); "
+            "the platform will retry the job"
+        )
+
+    def _paged(self, path: str, route: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        url: str | None = path
+        query = dict(params or {})
+        while url:
+            body = self.request("GET", url, route=route, params=query).json()
+            yield from body.get("value", [])
+            next_link = body.get("nextLink")
+            # nextLink carries its own query (it is absolute or relative); api-version is re-added.
+            url, query = (urljoin(self.endpoint + "/", next_link), {}) if next_link else (None, {})
+
+    # -- ingestion sources ---------------------------------------------------------------------
+    def list_sources(self) -> Iterator[dict[str, Any]]:
+        """Source summaries ({id, kind, created}); no connection info."""
+        return self._paged("/inma/ingestion-sources", "GET /inma/ingestion-sources")
+
+    def get_source(self, source_id: str) -> dict[str, Any]:
+        """One source with its connectionInfo (containerUrl, expiration; never the token)."""
+        return self.request(
+            "GET", f"/inma/ingestion-sources/{source_id}", route="GET /inma/ingestion-sources/{id}"
+        ).json()
+
+    def create_source(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a source (201); a 409 means the container already has one."""
+        return self.request(
+            "POST", "/inma/ingestion-sources", route="POST /inma/ingestion-sources", expected=(201,), json=body
+        ).json()
+
+    def replace_source(self, source_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT a source in place (200), e.g. to rotate its SAS."""
+        return self.request(
+            "PUT",
+            f"/inma/ingestion-sources/{source_id}",
+            route="PUT /inma/ingestion-sources/{id}",
+            expected=(200, 201),
+            json=body,
+        ).json()
+
+    def delete_source(self, source_id: str) -> None:
+        """DELETE a source (204)."""
+        self.request(
+            "DELETE",
+            f"/inma/ingestion-sources/{source_id}",
+            route="DELETE /inma/ingestion-sources/{id}",
+            expected=(204,),
+        )
+
+    # -- collections ---------------------------------------------------------------------------
+    def get_collection(self, collection_id: str) -> dict[str, Any] | None:
+        """The STAC collection, or None when it does not exist."""
+        try:
+            return self.request(
+                "GET", f"/stac/collections/{collection_id}", route="GET /stac/collections/{collectionId}"
+            ).json()
+        except ServiceError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def create_collection(
+        self, collection: dict[str, Any], poll_interval: float = 0.5, max_wait: float = 120.0
+    ) -> None:
+        """POST a collection: 202 + operation polled to its end (201 tolerated)."""
+        resp = self.request(
+            "POST", "/stac/collections", route="POST /stac/collections", expected=(201, 202), json=collection
+        )
+        if resp.status_code == 201:
+            return
+        op_url = resp.headers.get("operation-location") or resp.headers.get("Location")
+        if not op_url:
+            return
+        op = self.wait_operation(urljoin(self.endpoint + "/", op_url), poll_interval, max_wait)
+        if op.get("status", "").lower() != "succeeded":
+            err = (op.get("error") or {}).get("error") or {}
+            raise ServiceError(
+                409 if "exist" in err.get("message", "").lower() else 500,
+                err.get("code", "OperationFailed"),
+                err.get("message", f"collection operation ended {op.get('status')}"),
+                "POST",
+                "/stac/collections",
+            )
+
+    def wait_operation(self, op_url: str, poll_interval: float = 0.5, max_wait: float = 120.0) -> dict[str, Any]:
+        """Poll an /inma/operations/{id} URL until the status is terminal."""
+        deadline = time.monotonic() + max_wait
+        while True:
+            resp = self.request("GET", op_url, route="GET /inma/operations/{operationId}")
+            op = resp.json()
+            if op.get("status", "").lower() in TERMINAL_OPERATION:
+                return op
+            if time.monotonic() > deadline:
+                raise TransientError(f"operation {op.get('id')} still {op.get('status')} after {max_wait:.0f}s")
+            self._sleep(_retry_after_seconds(resp) or poll_interval)
+
+    # -- ingestions and runs -------------------------------------------------------------------
+    def list_ingestions(self, collection_id: str) -> Iterator[dict[str, Any]]:
+        """Every ingestion definition of a collection."""
+        return self._paged(
+            f"/inma/collections/{collection_id}/ingestions", "GET /inma/collections/{collectionId}/ingestions"
+        )
+
+    def create_ingestion(self, collection_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST an ingestion definition (201); its id is `id`."""
+        return self.request(
+            "POST",
+            f"/inma/collections/{collection_id}/ingestions",
+            route="POST /inma/collections/{collectionId}/ingestions",
+            expected=(201,),
+            json=body,
+        ).json()
+
+    def create_run(self, collection_id: str, ingestion_id: str) -> dict[str, Any]:
+        """POST a run (201, no body)."""
+        return self.request(
+            "POST",
+            f"/inma/collections/{collection_id}/ingestions/{ingestion_id}/runs",
+            route="POST /inma/collections/{collectionId}/ingestions/{ingestionId}/runs",
+            expected=(201,),
+        ).json()
+
+    def get_run(self, collection_id: str, ingestion_id: str, run_id: str) -> dict[str, Any]:
+        """One run with its operation status and counters."""
+        return self.request(
+            "GET",
+            f"/inma/collections/{collection_id}/ingestions/{ingestion_id}/runs/{run_id}",
+            route="GET /inma/collections/{collectionId}/ingestions/{ingestionId}/runs/{runId}",
+        ).json()
+
+    def list_runs(self, collection_id: str, ingestion_id: str) -> Iterator[dict[str, Any]]:
+        """Every run of an ingestion definition."""
+        return self._paged(
+            f"/inma/collections/{collection_id}/ingestions/{ingestion_id}/runs",
+            "GET /inma/collections/{collectionId}/ingestions/{ingestionId}/runs",
+        )

@@ -1,0 +1,47 @@
+"""The clients one process needs, built once from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest_core.geocatalog import CredentialToken, GeoCatalogClient, StaticToken
+from ingest_core.ledger import Ledger
+from ingest_core.settings import Settings
+from ingest_core.sources import SourceInfo
+from ingest_core.storage import CatalogStorage
+
+
+@dataclass
+class Runtime:
+    """Settings plus one client per external service, and the per-process source cache."""
+
+    settings: Settings
+    storage: CatalogStorage
+    geocatalog: GeoCatalogClient
+    ledger: Ledger
+    source_cache: dict[str, SourceInfo] = field(default_factory=dict)
+
+
+def build_runtime(settings: Settings, credential: Any | None = None) -> Runtime:
+    """Wire the clients; `credential` (azure-identity) is used for storage and GeoCatalog unless local."""
+    if settings.geocatalog_static_token:
+        token = StaticToken(settings.geocatalog_static_token)
+    else:
+        if credential is None:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        token = CredentialToken(credential, settings.geocatalog_scope)
+    return Runtime(
+        settings=settings,
+        storage=CatalogStorage(settings.catalog_connection, credential=credential),
+        geocatalog=GeoCatalogClient(
+            settings.geocatalog_endpoint,
+            token,
+            api_version=settings.geocatalog_api_version,
+            max_retries=settings.http_max_retries,
+            backoff_cap=settings.http_backoff_cap_seconds,
+        ),
+        ledger=Ledger(settings.ledger_connection, settings.ledger_table, credential=credential),
+    )

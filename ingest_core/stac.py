@@ -1,0 +1,174 @@
+"""STAC checks and the preflight walker: is this a catalog we can ingest, and is all of it uploaded?"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from ingest_core.errors import InvalidDrop
+from ingest_core.events import url_without_query
+
+CATALOG_TYPES = ("Catalog", "Collection")
+MAX_WARNINGS = 20
+
+# Reads a JSON document by URL; None when the blob does not exist (yet).
+JsonReader = Callable[[str], dict[str, Any] | None]
+
+
+@dataclass
+class Preflight:
+    """What the walk found: enough to decide DEFERRED / IGNORED / go, and to build a placeholder collection."""
+
+    catalog_id: str
+    catalog: dict[str, Any]
+    root_url: str | None = None  # set when this catalog is a child of another catalog
+    item_count: int = 0
+    links_checked: int = 0
+    missing: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    asset_containers: set[str] = field(default_factory=set)
+    bboxes: list[list[float]] = field(default_factory=list)
+    datetimes: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        """Record a per-item problem; the run still goes ahead (the service counts those items failed)."""
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(message)
+
+
+def parse_catalog(data: bytes, where: str) -> dict[str, Any]:
+    """Parse and check the root document; InvalidDrop says exactly what is wrong."""
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        pos = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise InvalidDrop(f"not valid JSON{pos}: fix the file and upload it again", where=where) from None
+    if not isinstance(doc, dict):
+        raise InvalidDrop("not a STAC catalog: the document is not a JSON object", where=where)
+    if doc.get("type") not in CATALOG_TYPES:
+        raise InvalidDrop(
+            f'not a STAC catalog: "type" is {doc.get("type")!r}, expected "Catalog" or "Collection"', where=where
+        )
+    missing = [k for k in ("id", "stac_version", "description", "links") if k not in doc]
+    if missing:
+        raise InvalidDrop(f"not a STAC catalog: missing required field(s) {', '.join(missing)}", where=where)
+    if not isinstance(doc["links"], list) or not all(
+        isinstance(link, dict) and "href" in link for link in doc["links"]
+    ):
+        raise InvalidDrop('not a STAC catalog: "links" must be a list of objects with an href', where=where)
+    if not isinstance(doc["id"], str) or not doc["id"]:
+        raise InvalidDrop('not a STAC catalog: "id" must be a non-empty string', where=where)
+    return doc
+
+
+def _links(doc: dict[str, Any], rel: str, base: str) -> list[str]:
+    return [url_without_query(urljoin(base, link["href"])) for link in doc.get("links", []) if link.get("rel") == rel]
+
+
+def _inside(url: str, container_url: str) -> bool:
+    return url.startswith(container_url.rstrip("/") + "/")
+
+
+def _storage_root(container_url: str) -> str:
+    """scheme://host[/account] for path-style URLs: the part shared by every container of the account."""
+    return container_url.rstrip("/").rsplit("/", 1)[0]
+
+
+def _check_item(item: dict[str, Any] | Any, where: str, pf: Preflight, container_url: str) -> None:
+    if not isinstance(item, dict) or item.get("type") != "Feature":
+        pf.warn(f'{where}: not a STAC item (type must be "Feature")')
+        return
+    problems = [f"missing {k}" for k in ("id", "geometry", "assets") if not item.get(k)]
+    if problems:
+        pf.warn(f"{where}: {', '.join(problems)}")
+    if isinstance(item.get("bbox"), list) and len(item["bbox"]) >= 4:
+        pf.bboxes.append(item["bbox"])
+    dt = (item.get("properties") or {}).get("datetime")
+    if isinstance(dt, str):
+        pf.datetimes.append(dt)
+    root = _storage_root(container_url)
+    for asset in (item.get("assets") or {}).values():
+        href = url_without_query(urljoin(where, str((asset or {}).get("href", ""))))
+        if href.startswith(root + "/"):  # blob in this storage account: its container needs a source too
+            pf.asset_containers.add(root + "/" + href[len(root) + 1 :].split("/", 1)[0])
+
+
+def preflight(url: str, doc: dict[str, Any], container_url: str, read: JsonReader, max_links: int) -> Preflight:
+    """Walk child and item links breadth-first (bounded), checking they stay in the container and exist."""
+    pf = Preflight(catalog_id=doc["id"], catalog=doc)
+    roots = _links(doc, "root", url)
+    if any(r != url for r in roots) or _links(doc, "parent", url):
+        pf.root_url = next((r for r in roots if r != url), None) or _links(doc, "parent", url)[0]
+        return pf
+    pf.asset_containers.add(container_url)
+    queue: deque[tuple[str, dict[str, Any]]] = deque([(url, doc)])
+    seen = {url}
+    while queue:
+        here, node = queue.popleft()
+        for rel in ("child", "item"):
+            for target in _links(node, rel, here):
+                if target in seen:
+                    continue
+                seen.add(target)
+                if not _inside(target, container_url):
+                    raise InvalidDrop(
+                        f"{rel} link {target} leaves the container {container_url}: "
+                        "every catalog and item must live in the catalog's container",
+                        where=here,
+                    )
+                if pf.links_checked >= max_links:
+                    raise InvalidDrop(
+                        f"catalog links more than {max_links} documents (PREFLIGHT_MAX_LINKS); "
+                        "split it or raise the limit",
+                        where=url,
+                    )
+                pf.links_checked += 1
+                child = read(target)
+                if child is None:
+                    pf.missing.append(target)
+                elif rel == "child":
+                    if not isinstance(child, dict) or child.get("type") not in CATALOG_TYPES:
+                        raise InvalidDrop(f"child link {target} is not a STAC catalog", where=here)
+                    queue.append((target, child))
+                else:
+                    pf.item_count += 1
+                    _check_item(child, target, pf, container_url)
+    return pf
+
+
+def collection_body(collection_id: str, pf: Preflight, from_file: dict[str, Any] | None) -> dict[str, Any]:
+    """The collection to create: the uploaded collection.json (id forced), or a placeholder from the catalog."""
+    if from_file is not None:
+        body = {k: v for k, v in from_file.items() if k != "links"}
+        body.update(id=collection_id, type="Collection", links=[])
+        return body
+    bbox = [-180.0, -90.0, 180.0, 90.0]
+    if pf.bboxes:
+        bbox = [min(b[0] for b in pf.bboxes), min(b[1] for b in pf.bboxes),
+                max(b[2] for b in pf.bboxes), max(b[3] for b in pf.bboxes)]  # fmt: skip
+    times = sorted(pf.datetimes)
+    cat = pf.catalog
+    return {
+        "id": collection_id,
+        "type": "Collection",
+        "stac_version": "1.0.0",
+        "title": cat.get("title") or cat["id"],
+        "description": cat.get("description") or f"Created for catalog {cat['id']}",
+        "license": cat.get("license", "other"),
+        "extent": {
+            "spatial": {"bbox": [bbox]},
+            "temporal": {"interval": [[times[0] if times else None, times[-1] if times else None]]},
+        },
+        "links": [],
+        "msft:short_description": (cat.get("description") or cat["id"])[:100],
+    }
+
+
+def sibling_url(url: str, name: str) -> str:
+    """The URL of `name` in the same folder as `url`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rsplit('/', 1)[0]}/{name}"

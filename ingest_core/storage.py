@@ -1,0 +1,171 @@
+"""Blob reads and container SAS minting: user-delegation SAS in Azure, account-key SAS only for local dev."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+)
+from azure.storage.blob import BlobClient, BlobServiceClient, ContainerSasPermissions, generate_container_sas
+
+from ingest_core.errors import InvalidDrop, ServiceError, TransientError
+from ingest_core.events import parse_blob_url, url_without_query
+
+log = logging.getLogger(__name__)
+
+# A user-delegation key may live at most 7 days.
+MAX_DELEGATION_KEY = timedelta(days=7)
+# Start a few minutes in the past so clock skew between us and the GeoCatalog never makes the SAS "not yet valid".
+SAS_START_SKEW = timedelta(minutes=5)
+
+
+def parse_connection_string(conn: str) -> dict[str, str]:
+    """Split `Key=Value;...` into a dict (keys as written)."""
+    out = {}
+    for part in conn.split(";"):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+@dataclass(frozen=True)
+class ContainerSas:
+    """A minted container SAS: the token (never logged) and its expiry."""
+
+    token: str
+    expires_on: datetime
+
+    def __repr__(self) -> str:  # keeps the token out of any accidental repr/log
+        return f"ContainerSas(expires_on={self.expires_on.isoformat()}, token=<redacted>)"
+
+
+class BlobNotFound(Exception):
+    """The blob does not exist (yet)."""
+
+
+class CatalogStorage:
+    """Reads catalog blobs and mints read+list container SAS tokens for the GeoCatalog."""
+
+    def __init__(self, connection: str, credential: Any | None = None, connection_verify: Any = True) -> None:
+        """`connection` is a connection string (local) or an account blob URL (identity-based, `credential`)."""
+        self._verify = connection_verify
+        if "=" in connection and ";" in connection:
+            parts = parse_connection_string(connection)
+            self.account_name = parts.get("AccountName", "")
+            self._account_key = parts.get("AccountKey")
+            self._service = BlobServiceClient.from_connection_string(connection, connection_verify=connection_verify)
+        else:
+            if credential is None:
+                from azure.identity import DefaultAzureCredential
+
+                credential = DefaultAzureCredential()
+            self._account_key = None
+            self._service = BlobServiceClient(connection, credential=credential, connection_verify=connection_verify)
+            self.account_name = self._service.account_name or ""
+        self._credential = self._service.credential
+        self._udk: Any = None
+        self._udk_lock = threading.Lock()
+
+    @property
+    def uses_account_key(self) -> bool:
+        """True only for local development connection strings that carry a key."""
+        return bool(self._account_key)
+
+    def _blob(self, url: str) -> BlobClient:
+        return BlobClient.from_blob_url(
+            url_without_query(url), credential=self._credential, connection_verify=self._verify
+        )
+
+    def read_blob(self, url: str, max_bytes: int) -> tuple[bytes, str]:
+        """Download a blob no larger than `max_bytes`; return (content, etag)."""
+        blob = self._blob(url)
+        try:
+            props = blob.get_blob_properties()
+            if props.size > max_bytes:
+                raise InvalidDrop(
+                    f"catalog is {props.size} bytes, over the {max_bytes}-byte cap (CATALOG_MAX_BYTES)",
+                    where=url_without_query(url),
+                )
+            data = blob.download_blob(etag=props.etag, match_condition=_if_match()).readall()
+            return data, props.etag.strip('"')
+        except ResourceNotFoundError:
+            raise BlobNotFound(url_without_query(url)) from None
+        except (ServiceRequestError, HttpResponseError) as exc:
+            raise _storage_error(exc, url) from None
+
+    def blob_etag(self, url: str) -> str:
+        """The current ETag of a blob (raises BlobNotFound)."""
+        try:
+            return self._blob(url).get_blob_properties().etag.strip('"')
+        except ResourceNotFoundError:
+            raise BlobNotFound(url_without_query(url)) from None
+        except (ServiceRequestError, HttpResponseError) as exc:
+            raise _storage_error(exc, url) from None
+
+    def mint_container_sas(self, container_url: str, lifetime: timedelta) -> ContainerSas:
+        """A read+list SAS for one container: user-delegation unless a local account key is configured."""
+        account, container, _ = parse_blob_url(container_url.rstrip("/") + "/x")
+        now = datetime.now(UTC).replace(microsecond=0)
+        start, expiry = now - SAS_START_SKEW, now + lifetime
+        perms = ContainerSasPermissions(read=True, list=True)
+        if self._account_key:
+            token = generate_container_sas(
+                account, container, account_key=self._account_key, permission=perms, start=start, expiry=expiry
+            )
+        else:
+            key = self._delegation_key(now, lifetime)
+            expiry = min(expiry, _as_datetime(key.signed_expiry))
+            token = generate_container_sas(
+                account, container, user_delegation_key=key, permission=perms, start=start, expiry=expiry
+            )
+        return ContainerSas(token=token, expires_on=expiry)
+
+    def _delegation_key(self, now: datetime, lifetime: timedelta) -> Any:
+        """The cached user-delegation key, renewed when it would not outlive a fresh SAS."""
+        with self._udk_lock:
+            if self._udk is None or _as_datetime(self._udk.signed_expiry) < now + lifetime + timedelta(minutes=5):
+                key_expiry = now + min(MAX_DELEGATION_KEY, lifetime * 2 + timedelta(hours=1))
+                try:
+                    self._udk = self._service.get_user_delegation_key(now - SAS_START_SKEW, key_expiry)
+                except ClientAuthenticationError as exc:
+                    raise ServiceError(
+                        403,
+                        "UserDelegationKeyDenied",
+                        "could not get a user-delegation key: give the app identity the "
+                        f"'Storage Blob Delegator' role on account {self.account_name} ({exc.reason})",
+                    ) from None
+                except (ServiceRequestError, HttpResponseError) as exc:
+                    raise _storage_error(exc, self._service.url) from None
+                log.info("user-delegation key renewed for %s until %s", self.account_name, key_expiry.isoformat())
+            return self._udk
+
+
+def _if_match() -> Any:
+    from azure.core import MatchConditions
+
+    return MatchConditions.IfNotModified
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _storage_error(exc: Exception, url: str) -> Exception:
+    """Map an azure-core error to ours, with the URL stripped of any query (a SAS)."""
+    status = getattr(exc, "status_code", None)
+    where = url_without_query(url)
+    if status is None or status in (408, 429) or status >= 500:
+        return TransientError(f"storage call to {where} failed ({type(exc).__name__}, HTTP {status})")
+    code = getattr(exc, "error_code", None) or f"HTTP{status}"
+    return ServiceError(int(status), str(code), f"storage refused access to {where}", "GET", where)
