@@ -1,0 +1,91 @@
+"""events: BlobCreated payloads and blob-trigger input become Drops; everything else is skipped."""
+
+import pytest
+
+from ingest_core.errors import InvalidDrop
+from ingest_core.events import (
+    NEW_UPLOAD_APIS,
+    blob_created_event,
+    drop_from_blob_trigger,
+    drops_from_event,
+    parse_blob_url,
+)
+
+DOC_SAMPLE = {
+    "topic": "/subscriptions/s/resourceGroups/Storage/providers/Microsoft.Storage/storageAccounts/my-storage-account",
+    "subject": "/blobServices/default/containers/testcontainer/blobs/a/catalog.json",
+    "eventType": "Microsoft.Storage.BlobCreated",
+    "eventTime": "2017-06-26T18:41:00.9584103Z",
+    "id": "831e1650-001e-001b-66ab-eeb76e069631",
+    "data": {
+        "api": "PutBlockList",
+        "eTag": '"0x8D4BCC2E4835CD0"',
+        "contentLength": 524288,
+        "blobType": "BlockBlob",
+        "url": "https://my-storage-account.blob.core.windows.net/testcontainer/a/catalog.json",
+        "sequencer": "00000000000004420000000000028963",
+        "storageDiagnostics": {"batchId": "b68529f3"},
+    },
+    "dataVersion": "",
+    "metadataVersion": "1",
+}
+
+
+def test_event_grid_schema_array_gives_one_drop_with_unquoted_etag():
+    (drop,) = drops_from_event([DOC_SAMPLE])
+    assert (drop.account, drop.container, drop.path) == ("my-storage-account", "testcontainer", "a/catalog.json")
+    assert drop.etag == "0x8D4BCC2E4835CD0"
+    assert drop.sequencer == "00000000000004420000000000028963"
+    assert drop.container_url == "https://my-storage-account.blob.core.windows.net/testcontainer"
+
+
+def test_cloudevents_schema_is_accepted():
+    ce = {"specversion": "1.0", "type": DOC_SAMPLE["eventType"], "source": "/x", "id": "1",
+          "subject": DOC_SAMPLE["subject"], "data": DOC_SAMPLE["data"]}  # fmt: skip
+    assert drops_from_event(ce)[0].path == "a/catalog.json"
+
+
+@pytest.mark.parametrize("api", ["PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose"])
+def test_each_completed_upload_api_counts(api):
+    ev = {**DOC_SAMPLE, "data": {**DOC_SAMPLE["data"], "api": api}}
+    assert len(drops_from_event(ev)) == 1
+
+
+@pytest.mark.parametrize("api", ["PutBlock", "CreateFile", "SetBlobMetadata", ""])
+def test_other_apis_are_not_uploads(api):
+    ev = {**DOC_SAMPLE, "data": {**DOC_SAMPLE["data"], "api": api}}
+    assert drops_from_event(ev) == []
+
+
+def test_other_event_types_are_ignored():
+    assert drops_from_event({**DOC_SAMPLE, "eventType": "Microsoft.Storage.BlobDeleted"}) == []
+
+
+def test_subject_disagreeing_with_url_is_invalid():
+    ev = {**DOC_SAMPLE, "subject": "/blobServices/default/containers/other/blobs/a/catalog.json"}
+    with pytest.raises(InvalidDrop, match="disagrees"):
+        drops_from_event(ev)
+
+
+def test_sas_query_is_stripped_from_the_drop_url():
+    data = {**DOC_SAMPLE["data"], "url": DOC_SAMPLE["data"]["url"] + "?sv=1&sig=SECRET"}
+    (drop,) = drops_from_event({**DOC_SAMPLE, "data": data})
+    assert "sig=" not in drop.url and "SECRET" not in drop.model_dump_json()
+
+
+def test_azurite_path_style_url():
+    assert parse_blob_url("https://127.0.0.1:10000/devstoreaccount1/catalogs/t/x/catalog.json") == (
+        "devstoreaccount1", "catalogs", "t/x/catalog.json")  # fmt: skip
+
+
+def test_url_without_blob_name_is_invalid():
+    with pytest.raises(InvalidDrop, match="not a blob URL"):
+        parse_blob_url("https://acct.blob.core.windows.net/container")
+
+
+def test_blob_trigger_input_and_synthesised_event_round_trip():
+    drop = drop_from_blob_trigger("https://acct.blob.core.windows.net/catalogs/a/catalog.json", '"0x1"', 10)
+    assert drop.etag == "0x1"
+    event = blob_created_event(drop)
+    assert event["data"]["api"] in NEW_UPLOAD_APIS
+    assert drops_from_event([event])[0] == drop.model_copy(update={"api": event["data"]["api"], "size": 10})

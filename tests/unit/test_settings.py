@@ -1,0 +1,60 @@
+"""settings: defaults, validation messages that name the setting, identity-based fallbacks."""
+
+import pytest
+
+from ingest_core.errors import ConfigError
+from ingest_core.settings import ENV_NAMES, Settings, SourceKind, load_settings
+
+BASE = {
+    "GEOCATALOG_ENDPOINT": "https://gc.example.geocatalog.spatio.azure.com/",
+    "CATALOG_STORAGE_CONNECTION": "https://acct.blob.core.windows.net",
+    "LEDGER_STORAGE_CONNECTION": "https://app.table.core.windows.net",
+}
+
+
+def test_defaults_are_safe():
+    s = load_settings(BASE)
+    assert s.geocatalog_endpoint == "https://gc.example.geocatalog.spatio.azure.com"
+    assert s.geocatalog_api_version == "2026-04-15"
+    assert s.source_kind is SourceKind.SAS_TOKEN
+    assert s.geocatalog_static_token is None
+    assert [r.container for r in s.rules_or_default()] == ["catalogs"]
+
+
+def test_missing_required_setting_is_named():
+    with pytest.raises(ConfigError, match="GEOCATALOG_ENDPOINT"):
+        load_settings({k: v for k, v in BASE.items() if k != "GEOCATALOG_ENDPOINT"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("ROUTING_RULES", "[{", "ROUTING_RULES is not valid JSON"),
+        ("ROUTING_RULES", '[{"container": "c"}]', "ROUTING_RULES[0.container]"),
+        ("ROUTING_RULES", '[{"container": "cat", "bogus": 1}]', "ROUTING_RULES[0.bogus]"),
+        ("MAX_CONCURRENT_RUNS", "0", "MAX_CONCURRENT_RUNS"),
+        ("SAS_LIFETIME_HOURS", "abc", "SAS_LIFETIME_HOURS"),
+        ("SAS_REFRESH_MARGIN_HOURS", "48", "SAS_REFRESH_MARGIN_HOURS"),
+        ("SOURCE_KIND", "Key", "SOURCE_KIND"),
+        ("GEOCATALOG_ENDPOINT", "gc.example", "GEOCATALOG_ENDPOINT"),
+    ],
+)
+def test_malformed_setting_is_named(name, value, fragment):
+    with pytest.raises(ConfigError) as info:
+        load_settings({**BASE, name: value})
+    assert fragment in str(info.value)
+
+
+def test_identity_based_connections_fall_back_to_host_settings():
+    env = {
+        "GEOCATALOG_ENDPOINT": BASE["GEOCATALOG_ENDPOINT"],
+        "CatalogStorage__accountName": "catacct",
+        "AzureWebJobsStorage__tableServiceUri": "https://appacct.table.core.windows.net",
+    }
+    s = load_settings(env)
+    assert s.catalog_connection == "https://catacct.blob.core.windows.net"
+    assert s.ledger_connection == "https://appacct.table.core.windows.net"
+
+
+def test_every_settings_field_has_an_env_name():
+    assert set(ENV_NAMES) == set(Settings.model_fields)
