@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from ingest_core.events import Drop
 from ingest_core.states import TERMINAL, JobState, can_move
+from ingest_core.storage import is_connection_string
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class Job:
 
 
 def _table_client(connection: str, table: str, credential: Any | None) -> TableClient:
-    if "=" in connection and ";" in connection:
+    if is_connection_string(connection):
         service = TableServiceClient.from_connection_string(connection)
     else:
         if credential is None:
@@ -245,7 +245,3 @@ class Ledger:
         self.ensure_table()
         return [dict(e) for e in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": SOURCE_PARTITION})]
 
-
-def dumps_list(values: list[str]) -> str:
-    """Compact JSON for list-valued columns."""
-    return json.dumps(values, separators=(",", ":"))

@@ -27,14 +27,9 @@ MAX_DELEGATION_KEY = timedelta(days=7)
 SAS_START_SKEW = timedelta(minutes=5)
 
 
-def parse_connection_string(conn: str) -> dict[str, str]:
-    """Split `Key=Value;...` into a dict (keys as written)."""
-    out = {}
-    for part in conn.split(";"):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
+def is_connection_string(connection: str) -> bool:
+    """Connection strings (`Key=Value;...`, `UseDevelopmentStorage=true`) vs service URLs (identity-based)."""
+    return "=" in connection and not connection.lower().startswith(("https://", "http://"))
 
 
 @dataclass(frozen=True)
@@ -58,11 +53,10 @@ class CatalogStorage:
     def __init__(self, connection: str, credential: Any | None = None, connection_verify: Any = True) -> None:
         """`connection` is a connection string (local) or an account blob URL (identity-based, `credential`)."""
         self._verify = connection_verify
-        if "=" in connection and ";" in connection:
-            parts = parse_connection_string(connection)
-            self.account_name = parts.get("AccountName", "")
-            self._account_key = parts.get("AccountKey")
+        if is_connection_string(connection):
             self._service = BlobServiceClient.from_connection_string(connection, connection_verify=connection_verify)
+            self.account_name = self._service.account_name or ""
+            self._account_key = getattr(self._service.credential, "account_key", None)
         else:
             if credential is None:
                 from azure.identity import DefaultAzureCredential

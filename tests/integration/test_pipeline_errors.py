@@ -1,0 +1,134 @@
+"""Bad input, transient faults, deferral and secrets: every drop ends in a recorded, readable outcome."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from ingest_core.errors import TransientError
+from ingest_core.events import drop_from_blob_trigger
+from ingest_core.pipeline import handle_drop
+from ingest_core.reconcile import reconcile
+from ingest_core.states import JobState
+from local_twin.azurite import ACCOUNT_KEY
+from tests.integration.twin_helpers import TOKEN, admin, calls, new_container, runtime_for, upload_catalog, upload_root_catalog
+
+RUN_POST = "POST /inma/collections/{collectionId}/ingestions/{ingestionId}/runs"
+CREATES = ("POST /inma/ingestion-sources", "POST /stac/collections", "POST /inma/collections/{collectionId}/ingestions", RUN_POST)
+
+
+@pytest.fixture
+def twin(azurite, emulator):
+    admin(emulator, "reset", "POST")
+    admin(emulator, "faults", "DELETE")
+    container = new_container(azurite)
+    return container, runtime_for(azurite, emulator, container, claim_lease_seconds=2)
+
+
+def drop_for(rt, url):
+    return drop_from_blob_trigger(url, rt.storage.blob_etag(url))
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b'{"type": "Catalog", "id": ', "not valid JSON at line 1"),
+        (b'{"type": "FeatureCollection", "features": []}', "not a STAC catalog"),
+        (b'{"type": "Catalog", "id": "x y", "stac_version": "1.0.0", "description": "d", "links": []}', "collection id 'x y' is invalid"),
+    ],
+)
+def test_broken_catalog_is_invalid_with_a_reason_and_nothing_is_created(twin, emulator, content, fragment):
+    container, rt = twin
+    container.upload_blob("bad/catalog.json", content)
+    url = f"{container.url}/bad/catalog.json"
+    job = handle_drop(rt, drop_for(rt, url))  # returns normally: no retry storm
+    assert job.state == JobState.INVALID
+    assert fragment in job.last_error and job.error_where == url
+    assert [calls(emulator, r) for r in CREATES] == [0, 0, 0, 0]
+    again = handle_drop(rt, drop_for(rt, url))  # redelivery: same row, still INVALID, nothing new
+    assert again.job_id == job.job_id and again.state == JobState.INVALID
+    assert len(rt.ledger.jobs()) == 1
+
+
+def test_oversized_catalog_is_invalid(twin, azurite, emulator):
+    container, _ = twin
+    rt = runtime_for(azurite, emulator, container, catalog_max_bytes=1024)
+    container.upload_blob("big/catalog.json", b" " * 2048)
+    job = handle_drop(rt, drop_for(rt, f"{container.url}/big/catalog.json"))
+    assert job.state == JobState.INVALID and "over the 1024-byte cap (CATALOG_MAX_BYTES)" in job.last_error
+
+
+def test_child_catalog_is_ignored_in_favour_of_its_root(twin, emulator):
+    container, rt = twin
+    container.upload_blob("r/sub/catalog.json", b'{"type": "Catalog", "id": "sub", "stac_version": "1.0.0", '
+                          b'"description": "d", "links": [{"rel": "root", "href": "../catalog.json"}]}')  # fmt: skip
+    job = handle_drop(rt, drop_for(rt, f"{container.url}/r/sub/catalog.json"))
+    assert job.state == JobState.IGNORED and "ingested through its root" in job.last_error
+    assert calls(emulator, CREATES[0]) == 0
+
+
+def test_blobs_outside_the_rules_are_not_ours(twin, emulator):
+    container, rt = twin
+    container.upload_blob("x/readme.txt", b"hi")
+    assert handle_drop(rt, drop_for(rt, f"{container.url}/x/readme.txt")) is None
+    assert rt.ledger.jobs() == []
+
+
+def test_catalog_before_its_items_is_deferred_then_resumed_by_reconcile(twin, emulator):
+    container, rt = twin
+    links = [{"rel": "item", "href": "./items/late-item-0.json"}]
+    upload_root_catalog(container, "late", links, "late")
+    job = handle_drop(rt, drop_for(rt, f"{container.url}/late/catalog.json"))
+    assert job.state == JobState.DEFERRED and "late-item-0.json" in job.last_error
+    assert calls(emulator, CREATES[0]) == 0
+    upload_catalog(container, "late", n_items=1, catalog_id="late", upload_root=False)
+    rt.ledger.update(job, lease_until="")  # skip the back-off wait
+    reconcile(rt)
+    assert rt.ledger.get(job.job_id).state == JobState.RUNNING
+
+
+def test_transient_failure_raises_then_the_retry_resumes_without_duplicates(twin, emulator):
+    container, rt = twin
+    url = upload_catalog(container, "t", catalog_id="cat-t")
+    retries = rt.settings.http_max_retries
+    admin(emulator, "faults", "POST", {"route": RUN_POST, "status": 503, "rate": 1.0, "count": retries + 1})
+    with pytest.raises(TransientError, match="still failing"):
+        handle_drop(rt, drop_for(rt, url))
+    (job,) = rt.ledger.jobs()
+    assert job.state == JobState.QUEUED and job.ingestion_id and not job.lease_until  # lease handed back
+    resumed = handle_drop(rt, drop_for(rt, url))  # the platform's retry
+    assert resumed.job_id == job.job_id and resumed.state == JobState.RUNNING
+    assert [calls(emulator, r) for r in CREATES[:3]] == [1, 1, 1]
+    assert len(admin(emulator, "state")["runs"]) == 1
+
+
+def test_reconcile_follows_the_run_to_succeeded_with_counters(twin, emulator):
+    container, rt = twin
+    job = handle_drop(rt, drop_for(rt, upload_catalog(container, "s", n_items=3, catalog_id="cat-s")))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        reconcile(rt)
+        job = rt.ledger.get(job.job_id)
+        if job.state.terminal:
+            break
+        time.sleep(0.2)
+    assert job.state == JobState.SUCCEEDED, job.last_error
+    assert (job.total_items, job.successful_items, job.failed_items, job.pending_items) == (3, 3, 0, 0)
+
+
+def test_no_secret_reaches_logs_or_the_ledger(twin, emulator, caplog):
+    container, rt = twin
+    caplog.set_level(logging.DEBUG)  # every logger, every level: urllib3 and azure-core included
+    url = upload_catalog(container, "sec", catalog_id="cat-sec")
+    job = handle_drop(rt, drop_for(rt, url))
+    admin(emulator, "faults", "POST", {"route": "*", "status": 500, "rate": 1.0, "count": 2})
+    reconcile(rt)
+    sas = rt.storage.mint_container_sas(container.url, __import__("datetime").timedelta(hours=1)).token
+    text = caplog.text + "\n".join(str(j.public()) for j in rt.ledger.jobs()) + str(rt.ledger.source_records())
+    assert job.state == JobState.RUNNING
+    assert "sig=" not in text and "sig%3D" not in text
+    assert ACCOUNT_KEY not in text and ACCOUNT_KEY[:20] not in text
+    assert TOKEN not in text and "Bearer" not in text
+    assert sas.split("sig=")[1][:20] not in text
