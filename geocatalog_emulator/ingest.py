@@ -1,0 +1,158 @@
+"""Ingestion runs: a background worker per run that walks a static catalog and ingests its items."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from typing import Any
+from urllib.parse import urljoin
+
+from .assets import AssetStore
+from .config import Settings
+from .errors import Codes, IngestionFailure
+from .fetch import Fetcher
+from .items import ItemWriter
+from .models import COUNTERS
+from .operations import Operations
+from .sas import redact
+from .store import Store
+
+log = logging.getLogger("geocatalog_emulator")
+
+
+def walk(fetcher: Fetcher, root_url: str, root: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Breadth-first over `child` and `item` links: (item URLs, child catalog URLs that failed)."""
+    queue: deque[tuple[str, dict[str, Any]]] = deque([(root_url, root)])
+    seen, items, broken = {root_url}, [], []
+    while queue:
+        url, doc = queue.popleft()
+        for link in doc.get("links") or []:
+            if not isinstance(link, dict) or link.get("rel") not in ("child", "item"):
+                continue
+            if not isinstance(link.get("href"), str):
+                continue
+            target = urljoin(url, link["href"])  # relative hrefs resolve against the document
+            if target in seen:
+                continue
+            seen.add(target)
+            if link["rel"] == "item":
+                items.append(target)
+                continue
+            try:
+                child = fetcher.get_json(target, Codes.INVALID_CATALOG)
+            except IngestionFailure as failure:
+                log.info("child catalog %s failed: %s", redact(target), failure.code)
+                broken.append(target)
+                continue
+            if isinstance(child, dict):
+                queue.append((target, child))
+            else:
+                broken.append(target)
+    return items, broken
+
+
+class RunWorker:
+    """Starts each run in its own thread, at most `max_concurrent_runs` at a time (the rest stay Pending)."""
+
+    def __init__(self, store: Store, ops: Operations, settings: Settings, assets: AssetStore | None) -> None:
+        self.store = store
+        self.ops = ops
+        self.settings = settings
+        self.assets = assets
+        self._slots = threading.Condition()
+        self._active = 0
+
+    def start(self, run: dict[str, Any]) -> threading.Thread:
+        """Ingest the run in the background."""
+        return self.ops.spawn(lambda: self._execute(run), f"run-{run['id'][:8]}")
+
+    def _acquire(self, op_id: str) -> bool:
+        with self._slots:
+            while self._active >= self.settings.max_concurrent_runs:
+                if self.ops.sleep(0) or not self.ops.is_active(op_id):
+                    return False
+                self._slots.wait(0.1)
+            self._active += 1
+            return True
+
+    def _release(self) -> None:
+        with self._slots:
+            self._active -= 1
+            self._slots.notify_all()
+
+    def _execute(self, run: dict[str, Any]) -> None:
+        op_id = run["operationId"]
+        if not self._acquire(op_id):
+            return
+        try:
+            if self.ops.sleep(self.settings.run_start_delay):
+                return
+            if self.ops.start(op_id, counters=dict.fromkeys(COUNTERS, 0)):
+                self.ops.execute(op_id, lambda: self._ingest(run))
+                op = self.ops.get(op_id) or {}
+                log.info("run %s (%s): %s %s", run["id"], run["collectionId"], op.get("status"), op.get("counters"))
+        finally:
+            self._release()
+
+    def _ingest(self, run: dict[str, Any]) -> None:
+        collection_id, op_id = run["collectionId"], run["operationId"]
+        if self.store.get("collection", collection_id) is None:
+            raise IngestionFailure(Codes.COLLECTION_MISSING, f"Collection '{collection_id}' does not exist")
+        if run.get("importType") == "StacGeoparquet":
+            raise IngestionFailure(Codes.INVALID_GEOPARQUET, "The emulator does not ingest StacGeoparquet catalogs")
+        fetcher = Fetcher(self.store.list("source"), self.settings, self.assets)
+        try:
+            url = run["sourceCatalogUrl"]
+            fetcher.check_listing(url)
+            root = fetcher.get_json(url, Codes.INVALID_CATALOG)
+            if not isinstance(root, dict) or root.get("type") not in ("Catalog", "Collection"):
+                raise IngestionFailure(Codes.INVALID_CATALOG, f"'{redact(url)}' is not a STAC Catalog or Collection")
+            items, broken = walk(fetcher, url, root)
+            self._ingest_items(run, ItemWriter(self.store, fetcher, self.assets, self.settings), items, len(broken))
+        finally:
+            fetcher.close()
+        op = self.ops.get(op_id) or {}
+        failed = (op.get("counters") or {}).get("totalFailedItems", 0)
+        if failed and op.get("status") == "Running" and self.settings.partial_failure_status == "Failed":
+            total = op["counters"]["totalItems"]
+            raise IngestionFailure(Codes.BATCH_ERRORS, f"{failed} of {total} items failed to ingest")
+
+    def _ingest_items(self, run: dict[str, Any], writer: ItemWriter, items: list[str], broken: int) -> None:
+        op_id = run["operationId"]
+        # A child catalog that cannot be read counts as one failed entry, so the counters show it.
+        counts = {
+            "totalItems": len(items) + broken,
+            "totalPendingItems": len(items),
+            "totalSuccessfulItems": 0,
+            "totalFailedItems": broken,
+        }
+        self.ops.set_counters(op_id, **counts)
+        skipped = 0
+        for item_url in items:
+            if self.ops.sleep(self.settings.item_delay) or not self.ops.is_active(op_id):
+                return  # canceled, reset or shutting down
+            outcome = self._ingest_one(run, writer, item_url)
+            skipped += outcome == "skipped"
+            counts["totalPendingItems"] -= 1
+            counts["totalFailedItems" if outcome == "failed" else "totalSuccessfulItems"] += 1
+            self.ops.set_counters(op_id, **counts)
+        # Skipped items count as successful on the wire; the admin state says how many were skipped.
+        self.store.update("run", run["id"], {"skippedItems": skipped, "failedLinks": broken})
+
+    def _ingest_one(self, run: dict[str, Any], writer: ItemWriter, item_url: str) -> str:
+        collection_id = run["collectionId"]
+        try:
+            item = writer.fetcher.get_json(item_url, Codes.STAC_VALIDATION)
+            if (
+                run.get("skipExistingItems")
+                and isinstance(item, dict)
+                and isinstance(item.get("id"), str)
+                and self.store.get_item(collection_id, item["id"]) is not None
+            ):
+                return "skipped"
+            writer.write(item, collection_id, item_url, bool(run.get("keepOriginalAssets")))
+            return "ingested"
+        except IngestionFailure as failure:
+            log.info("run %s: item %s failed: %s %s", run["id"], redact(item_url), failure.code, failure.message)
+            return "failed"
