@@ -126,10 +126,16 @@ class RequestCounts:
             self._faulted.clear()
 
     def snapshot(self) -> dict[str, Any]:
-        """Admin JSON: {"total", "counts", "faulted"}."""
+        """Admin JSON: every route key at the top level too, plus {"total", "counts", "faulted"}.
+
+        Route keys ("METHOD /path") never collide with the three summary keys, so callers may use
+        either `body["POST /inma/ingestion-sources"]` or `body["counts"][...]`.
+        """
         with self._lock:
+            counts = dict(sorted(self._counts.items()))
             return {
-                "total": sum(self._counts.values()),
-                "counts": dict(sorted(self._counts.items())),
+                **counts,
+                "total": sum(counts.values()),
+                "counts": counts,
                 "faulted": dict(sorted(self._faulted.items())),
             }
