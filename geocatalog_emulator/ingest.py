@@ -83,11 +83,9 @@ class RunWorker:
 
     def _execute(self, run: dict[str, Any]) -> None:
         op_id = run["operationId"]
-        if not self._acquire(op_id):
+        if not (self.ops.hold(op_id, self.settings.run_start_delay) and self._acquire(op_id)):
             return
         try:
-            if self.ops.sleep(self.settings.run_start_delay):
-                return
             if self.ops.start(op_id, counters=dict.fromkeys(COUNTERS, 0)):
                 self.ops.execute(op_id, lambda: self._ingest(run))
                 op = self.ops.get(op_id) or {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -147,9 +148,7 @@ class Operations:
         return thread
 
     def _run(self, op_id: str, work: Callable[[], None], counters: dict[str, int] | None) -> None:
-        if self.sleep(self.settings.operation_delay):
-            return
-        if self.start(op_id, counters):
+        if self.hold(op_id, self.settings.operation_delay) and self.start(op_id, counters):
             self.execute(op_id, work)
 
     def execute(self, op_id: str, work: Callable[[], None]) -> None:
@@ -171,6 +170,14 @@ class Operations:
             threads = list(self._threads)
         for thread in threads:
             thread.join(timeout=timeout / max(len(threads), 1))
+
+    def hold(self, op_id: str, seconds: float) -> bool:
+        """Keep an operation Pending for `seconds`; False if it is canceled, removed or the emulator stops."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.sleep(min(left, 0.05)) or not self.is_active(op_id):
+                return False
+        return not self._stopping.is_set()
 
     def sleep(self, seconds: float) -> bool:
         """Wait unless the emulator stops; True if it is stopping."""

@@ -103,7 +103,9 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         """Serve in a daemon thread; returns self."""
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="geocatalog-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: self._httpd.serve_forever(poll_interval=0.05), name="geocatalog-emulator", daemon=True
+        )
         self._thread.start()
         return self
 
