@@ -123,7 +123,8 @@ class Template:
                 return self._eval_function(expr["function"])
             if "operator" in expr:
                 return self._eval_operator(expr["operator"])
-            return {k: self.eval(v) for k, v in expr.items()}
+            # pycep keeps the quotes of quoted keys ('azd-service-name').
+            return {k.strip("'"): self.eval(v) for k, v in expr.items()}
         return expr
 
     def text(self, expr: Any) -> str:
