@@ -1,0 +1,59 @@
+# The project's commands. `make demo` is the README's main command; `.ci/run` runs `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PY        := .venv/bin/python
+STATE_DIR ?= .local
+STACK_ENV := $(STATE_DIR)/stack.env
+TWIN      := $(PY) -m local_twin --state-dir $(STATE_DIR)
+# Run a command with the twin's settings (connection string, GeoCatalog URL, ...) in its environment.
+WITH_STACK = test -f $(STACK_ENV) || { echo "the twin is not up: run 'make up' first" >&2; exit 1; }; \
+             set -a; . $(STACK_ENV); set +a;
+UP_FLAGS  ?=
+DIR       ?= samples/demo-catalog
+
+.PHONY: help setup up down demo status drop logs lint format test test-fast clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## venvs (pip) and node 22 + Azurite (npm ci), all pinned; a second run is a no-op
+	@scripts/setup.sh
+
+up: setup ## start Azurite, the GeoCatalog emulator and the host loop in the background
+	@$(TWIN) up $(UP_FLAGS)
+
+down: ## stop exactly the processes `make up` started
+	@if [ -x $(PY) ]; then $(TWIN) down; else echo "nothing to stop (no .venv)"; fi
+
+demo: setup ## up, drop the sample catalog, follow the job, show its items via STAC search (DOWN=1 stops after)
+	@$(TWIN) demo $(UP_FLAGS) $(if $(DOWN),--down,)
+
+status: ## the jobs in the ledger, one line each
+	@$(WITH_STACK) $(PY) -m ingest_core status
+
+drop: ## upload a catalog folder to the watched container: make drop DIR=path/to/catalog
+	@$(WITH_STACK) $(PY) -m ingest_core drop $(DIR) --prefix $$(basename $(DIR))
+
+logs: ## follow the twin's logs
+	@tail -n 50 -F $(STATE_DIR)/logs/*.log
+
+lint: setup ## ruff check + format check
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+
+format: setup ## apply ruff's formatting and safe fixes
+	@$(PY) -m ruff format .
+	@$(PY) -m ruff check --fix .
+
+test: setup lint ## set up, lint, then run the whole test suite (unit, integration, contract, infra, e2e)
+	@start=$$(date +%s); \
+	rc=0; $(PY) -m pytest tests/ -q -p no:cacheprovider || rc=$$?; \
+	echo "make test: pytest took $$(( $$(date +%s) - start ))s"; exit $$rc
+
+test-fast: setup ## everything but the end-to-end tests
+	@$(PY) -m pytest tests/ -q -m "not e2e"
+
+clean: down ## stop the twin and remove its state (.local)
+	@rm -rf $(STATE_DIR)

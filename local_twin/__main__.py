@@ -1,0 +1,7 @@
+"""`python -m local_twin`."""
+
+import sys
+
+from local_twin.cli import main
+
+sys.exit(main())
