@@ -86,3 +86,74 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 15.0, interval: flo
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what or probe}")
         time.sleep(interval)
+
+
+class RawClient:
+    """Plain-HTTP calls to the emulator (requests), for tests that check the wire itself."""
+
+    def __init__(self, url: str, token: str = "test-token", api_version: str = DEFAULT_API_VERSION) -> None:
+        import requests
+
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.api_version = api_version
+
+    def call(self, method: str, path: str, body: Any = None, expect: int | None = None, **params: Any) -> Any:
+        """One request with the api-version; asserts the status when `expect` is given."""
+        response = self.session.request(
+            method, self.url + path, json=body, params={"api-version": self.api_version, **params}, timeout=30
+        )
+        if expect is not None and response.status_code != expect:
+            raise AssertionError(f"{method} {path}: {response.status_code} != {expect}: {response.text[:500]}")
+        return response
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        """Call /_emulator/…; the JSON body or None."""
+        response = self.session.request(method, f"{self.url}/_emulator/{path}", json=body, timeout=30)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def wait_operation(self, op_id: str, timeout: float = 15.0) -> dict[str, Any]:
+        """Poll an operation until it is terminal."""
+
+        def done() -> dict[str, Any] | None:
+            op = self.call("GET", f"/inma/operations/{op_id}", expect=200).json()
+            return op if op["status"] in ("Succeeded", "Failed", "Canceled") else None
+
+        return wait_for(done, timeout, what=f"operation {op_id}")
+
+    def create_collection(self, collection: dict[str, Any]) -> dict[str, Any]:
+        """POST the collection and wait for its AddCollection operation."""
+        op = self.call("POST", "/stac/collections", collection, expect=202).json()
+        return self.wait_operation(op["id"])
+
+    def add_sas_source(self, container_url: str, token: str) -> dict[str, Any]:
+        """Create a SasToken ingestion source."""
+        body = {"kind": "SasToken", "connectionInfo": {"containerUrl": container_url, "sasToken": token}}
+        return self.call("POST", "/inma/ingestion-sources", body, expect=201).json()
+
+    def start_run(self, collection_id: str, catalog_url: str, **options: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Create an ingestion definition for the catalog and one run of it: (ingestion, run)."""
+        body = {"importType": "StaticCatalog", "sourceCatalogUrl": catalog_url, **options}
+        ingestion = self.call("POST", f"/inma/collections/{collection_id}/ingestions", body, expect=201).json()
+        return ingestion, self.rerun(collection_id, ingestion["id"])
+
+    def rerun(self, collection_id: str, ingestion_id: str) -> dict[str, Any]:
+        """Another run of an existing ingestion."""
+        path = f"/inma/collections/{collection_id}/ingestions/{ingestion_id}/runs"
+        return self.call("POST", path, expect=201).json()
+
+    def get_run(self, collection_id: str, ingestion_id: str, run_id: str) -> dict[str, Any]:
+        """The run as it is now."""
+        path = f"/inma/collections/{collection_id}/ingestions/{ingestion_id}/runs/{run_id}"
+        return self.call("GET", path, expect=200).json()
+
+    def wait_run(self, collection_id: str, ingestion_id: str, run_id: str, timeout: float = 20.0) -> dict[str, Any]:
+        """Poll a run until its operation is terminal."""
+
+        def done() -> dict[str, Any] | None:
+            run = self.get_run(collection_id, ingestion_id, run_id)
+            return run if run["operation"]["status"] in ("Succeeded", "Failed", "Canceled") else None
+
+        return wait_for(done, timeout, what=f"run {run_id}")
