@@ -30,7 +30,7 @@ param operatorPrincipalType string = 'User'
 @description('GeoCatalog data-plane endpoint, e.g. https://<name>.<id>.<region>.geocatalog.spatio.azure.com (GEOCATALOG_ENDPOINT).')
 param geoCatalogEndpoint string
 
-@description('Optional ARM id of the GeoCatalog (Microsoft.Orbital/geoCatalogs). When set, the identity gets "GeoCatalog Administrator" on it; when empty, assign that role yourself (output GEOCATALOG_ROLE).')
+@description('Optional ARM id of the GeoCatalog: /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Orbital/geoCatalogs/<name>. When set, the identity gets "GeoCatalog Administrator" on it; when empty, assign that role yourself (output GEOCATALOG_ROLE).')
 param geoCatalogResourceId string = ''
 
 @description('GeoCatalog data-plane api-version (GEOCATALOG_API_VERSION).')
@@ -149,7 +149,7 @@ param eventTimeToLiveInMinutes int = 1440
 ])
 param pythonVersion string = '3.11'
 
-@minValue(40)
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
@@ -259,11 +259,14 @@ module deadLetterAccess 'modules/deadletter-access.bicep' = {
   }
 }
 
+// ARM evaluates a conditional module's scope even when it is skipped: split a placeholder id then.
+var geoCatalogIdParts = split(empty(geoCatalogResourceId) ? '/subscriptions/${subscription().subscriptionId}/resourceGroups/${resourceGroup().name}/providers/Microsoft.Orbital/geoCatalogs/none' : geoCatalogResourceId, '/')
+
 module geoCatalogRole 'modules/geocatalog-role.bicep' = if (!empty(geoCatalogResourceId)) {
   name: 'geocatalog-role'
-  scope: resourceGroup(split(geoCatalogResourceId, '/')[2], split(geoCatalogResourceId, '/')[4])
+  scope: resourceGroup(geoCatalogIdParts[2], geoCatalogIdParts[4])
   params: {
-    geoCatalogName: last(split(geoCatalogResourceId, '/'))
+    geoCatalogName: geoCatalogIdParts[8]
     appPrincipalId: identity.properties.principalId
   }
 }

@@ -17,7 +17,7 @@ param appSettings array
   '3.12'
 ])
 param pythonVersion string = '3.11'
-@minValue(40)
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100
 @allowed([
