@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -35,7 +36,9 @@ def test_catalog_is_nested_stac_with_six_items_and_relative_hrefs():
     items = list(catalog.get_items(recursive=True))
     assert len(items) == 6
     for item in items:
-        assert item.geometry and item.bbox and item.datetime and item.to_dict()["stac_version"] == "1.0.0"
+        assert item.geometry and item.bbox and item.datetime
+        raw = json.loads(Path(item.get_self_href()).read_text())
+        assert raw["stac_version"] == "1.0.0" and raw["collection"] == "demo-landcover"
         assert {link.rel for link in item.links} >= {"root", "parent", "collection"}
         for asset in item.assets.values():
             assert Path(asset.get_absolute_href()).is_file()
