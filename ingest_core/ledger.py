@@ -244,4 +244,3 @@ class Ledger:
         """Every source record."""
         self.ensure_table()
         return [dict(e) for e in self._table.query_entities("PartitionKey eq @pk", parameters={"pk": SOURCE_PARTITION})]
-

@@ -7,6 +7,7 @@ from typing import Any
 
 from ingest_core.geocatalog import CredentialToken, GeoCatalogClient, StaticToken
 from ingest_core.ledger import Ledger
+from ingest_core.redaction import install_log_redaction
 from ingest_core.settings import Settings
 from ingest_core.sources import SourceInfo
 from ingest_core.storage import CatalogStorage
@@ -25,6 +26,7 @@ class Runtime:
 
 def build_runtime(settings: Settings, credential: Any | None = None) -> Runtime:
     """Wire the clients; `credential` (azure-identity) is used for storage and GeoCatalog unless local."""
+    install_log_redaction()
     if settings.geocatalog_static_token:
         token = StaticToken(settings.geocatalog_static_token)
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ingest_core.errors import ServiceError
@@ -36,7 +36,8 @@ def parse_time(value: str | None) -> datetime | None:
         head, tail = text.split(".", 1)
         frac = "".join(ch for ch in tail if ch.isdigit())
         text = f"{head}.{frac[:6]}{tail[len(frac) :]}"
-    return datetime.fromisoformat(text)
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _info(src: dict[str, Any]) -> SourceInfo:

@@ -87,7 +87,10 @@ def test_source_reused_across_instances_through_the_ledger(twin, azurite, emulat
     container, rt = twin
     handle_drop(rt, drop_for(rt, upload_catalog(container, "d1", catalog_id="cat-d1")))
     other = runtime_for(azurite, emulator, container, ledger_table=rt.settings.ledger_table)  # a second instance
-    assert handle_drop(other, drop_for(other, upload_catalog(container, "d2", catalog_id="cat-d2"))).state == JobState.RUNNING
+    assert (
+        handle_drop(other, drop_for(other, upload_catalog(container, "d2", catalog_id="cat-d2"))).state
+        == JobState.RUNNING
+    )
     assert calls(emulator, SRC_POST) == 1
 
 
