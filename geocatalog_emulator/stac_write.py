@@ -17,6 +17,7 @@ from .stac_api import collection_not_found, render_collection, stac_response
 if TYPE_CHECKING:
     from .app import Emulator
 
+ItemJob = Callable[[ItemWriter, Any], None]
 COLLECTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,499}$")
 
 
@@ -54,18 +55,6 @@ class StacWriteApi:
 
     def __init__(self, app: Emulator) -> None:
         self.app = app
-
-    def _writer_job(self, job: Callable[[ItemWriter], None]) -> Callable[[], None]:
-        """Wrap an item job with a fresh reader of the current ingestion sources."""
-
-        def work() -> None:
-            fetcher = Fetcher(self.app.store.list("source"), self.app.settings, self.app.assets)
-            try:
-                job(ItemWriter(self.app.store, fetcher, self.app.assets, self.app.settings))
-            finally:
-                fetcher.close()
-
-        return work
 
     def create_collection(self, request: Request) -> Response:
         """POST /stac/collections → 202 AddCollection."""
@@ -112,55 +101,65 @@ class StacWriteApi:
         self.app.ops.run_async(op["id"], work)
         return accepted(request, op)
 
-    def _item_op(
-        self, request: Request, op_type: str, features: list[Any], job: Callable[[ItemWriter], None]
-    ) -> Response:
+    def _item_op(self, request: Request, op_type: str, features: list[Any], job: ItemJob) -> Response:
         collection_id = request.params["collectionId"]
         op = self.app.ops.create(op_type, collection_id)
         counters = {"totalItems": len(features), "totalPendingItems": len(features)}
         counters |= {"totalSuccessfulItems": 0, "totalFailedItems": 0}
-        self.app.ops.run_async(op["id"], self._counted(op["id"], collection_id, len(features), job), counters)
+        self.app.ops.run_async(op["id"], lambda: self._per_item(op["id"], collection_id, features, job), counters)
         return accepted(request, op)
 
-    def _counted(
-        self, op_id: str, collection_id: str, total: int, job: Callable[[ItemWriter], None]
-    ) -> Callable[[], None]:
-        """Run the job, then set the counters from its outcome."""
-
-        def work() -> None:
-            try:
-                if self.app.store.get("collection", collection_id) is None:
-                    raise IngestionFailure(Codes.COLLECTION_MISSING, f"Collection '{collection_id}' does not exist")
-                self._writer_job(job)()
-            except IngestionFailure:
-                self.app.ops.set_counters(op_id, totalPendingItems=0, totalFailedItems=total)
-                raise
-            self.app.ops.set_counters(op_id, totalPendingItems=0, totalSuccessfulItems=total)
-
-        return work
+    def _per_item(self, op_id: str, collection_id: str, features: list[Any], job: ItemJob) -> None:
+        """Apply the job to each feature, counting as it goes; any failure fails the operation."""
+        total = len(features)
+        if self.app.store.get("collection", collection_id) is None:
+            self.app.ops.set_counters(op_id, totalPendingItems=0, totalFailedItems=total)
+            raise IngestionFailure(Codes.COLLECTION_MISSING, f"Collection '{collection_id}' does not exist")
+        fetcher = Fetcher(self.app.store.list("source"), self.app.settings, self.app.assets)
+        writer = ItemWriter(self.app.store, fetcher, self.app.assets, self.app.settings)
+        done, failures = 0, []
+        try:
+            for feature in features:
+                try:
+                    job(writer, feature)
+                    done += 1
+                except IngestionFailure as failure:
+                    failures.append(failure)
+                self.app.ops.set_counters(
+                    op_id,
+                    totalPendingItems=total - done - len(failures),
+                    totalSuccessfulItems=done,
+                    totalFailedItems=len(failures),
+                )
+        finally:
+            fetcher.close()
+        if len(failures) == 1 and total == 1:
+            raise failures[0]
+        if failures:
+            first = failures[0]
+            message = f"{len(failures)} of {total} items failed; first: {first.code}: {first.message}"
+            raise IngestionFailure(Codes.BATCH_ERRORS, message)
 
     def create_items(self, request: Request) -> Response:
         """POST /stac/collections/{collectionId}/items (Feature or FeatureCollection) → 202 AddItem."""
         collection_id = request.params["collectionId"]
-        features = feature_list(request.json_object())
 
-        def job(writer: ItemWriter) -> None:
-            for feature in features:
-                item_id = feature.get("id") if isinstance(feature, dict) else None
-                if isinstance(item_id, str) and self.app.store.get_item(collection_id, item_id) is not None:
-                    raise IngestionFailure(
-                        Codes.ITEM_EXISTS, f"Item '{item_id}' already exists in collection '{collection_id}'"
-                    )
-                writer.write(feature, collection_id, None, keep_original=False)
+        def add(writer: ItemWriter, feature: Any) -> None:
+            item_id = feature.get("id") if isinstance(feature, dict) else None
+            if isinstance(item_id, str) and self.app.store.get_item(collection_id, item_id) is not None:
+                raise IngestionFailure(
+                    Codes.ITEM_EXISTS, f"Item '{item_id}' already exists in collection '{collection_id}'"
+                )
+            writer.write(feature, collection_id, None, keep_original=False)
 
-        return self._item_op(request, "AddItem", features, job)
+        return self._item_op(request, "AddItem", feature_list(request.json_object()), add)
 
     def _existing_item_op(
         self, request: Request, missing_code: str, change: Callable[[ItemWriter, dict], None]
     ) -> Response:
         collection_id, item_id = request.params["collectionId"], request.params["itemId"]
 
-        def job(writer: ItemWriter) -> None:
+        def job(writer: ItemWriter, _item_id: Any) -> None:
             existing = self.app.store.get_item(collection_id, item_id)
             if existing is None:
                 raise IngestionFailure(missing_code, f"Item '{item_id}' not found in collection '{collection_id}'")

@@ -225,3 +225,23 @@ def test_cli_prints_one_line_and_stops_on_sigterm():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_item_batch_counts_each_feature(api):
+    api.create_collection(COLLECTION)
+    good = {
+        "type": "Feature",
+        "id": "ok",
+        "geometry": {"type": "Point", "coordinates": [0, 0]},
+        "properties": {"datetime": "2024-01-01T00:00:00Z"},
+        "assets": {},
+    }
+    batch = {"type": "FeatureCollection", "features": [good, {**good, "id": "ok2"}, {**good, "geometry": None}]}
+    op = api.wait_operation(api.call("POST", "/stac/collections/http-coll/items", batch, expect=202).json()["id"])
+    assert op["status"] == "Failed" and op["error"]["error"]["code"] == "ErrorsInBatchOperation"
+    assert op["additionalInformation"]["TotalSuccessfulItems"] == "2"
+    assert op["additionalInformation"]["TotalFailedItems"] == "1"
+    assert op["startTime"] == op["creationTime"] and "finishTime" in op
+    api.call("GET", "/stac/collections/http-coll/items/ok2", expect=200)
+    missing = api.wait_operation(api.call("DELETE", "/stac/collections/http-coll/items/nope", expect=202).json()["id"])
+    assert missing["statusHistory"][-1]["errorCode"] == "NoRecordsToDelete"
