@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import bad_request, conflict, not_found
+from .models import INGESTION_WRITABLE as WRITABLE
 from .models import TERMINAL, merge_patch, new_id, now_iso, render_ingestion, render_operation, render_run
 from .operations import accepted
 from .paging import page
@@ -14,14 +15,6 @@ if TYPE_CHECKING:
     from .app import Emulator
 
 IMPORT_TYPES = {"staticcatalog": "StaticCatalog", "stacgeoparquet": "StacGeoparquet"}
-WRITABLE = (
-    "importType",
-    "displayName",
-    "sourceCatalogUrl",
-    "stacGeoparquetUrl",
-    "skipExistingItems",
-    "keepOriginalAssets",
-)
 STATUSES = ("Pending", "Running", "Succeeded", "Canceled", "Canceling", "Failed")
 
 

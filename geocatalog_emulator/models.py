@@ -59,17 +59,15 @@ def render_source_summary(record: dict[str, Any]) -> dict[str, Any]:
     return {"id": record["id"], "kind": record["kind"], "created": record["created"]}
 
 
-INGESTION_FIELDS = (
-    "id",
-    "creationTime",
+INGESTION_WRITABLE = (
     "importType",
     "displayName",
     "sourceCatalogUrl",
     "stacGeoparquetUrl",
     "skipExistingItems",
     "keepOriginalAssets",
-    "status",
 )
+INGESTION_FIELDS = ("id", "creationTime", *INGESTION_WRITABLE, "status")
 
 
 def render_ingestion(record: dict[str, Any]) -> dict[str, Any]:
