@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -106,9 +107,17 @@ def _table_client(connection: str, table: str, credential: Any | None) -> TableC
 class Ledger:
     """The job table; the only code that writes job state."""
 
-    def __init__(self, connection: str, table: str, credential: Any | None = None) -> None:
+    def __init__(
+        self,
+        connection: str,
+        table: str,
+        credential: Any | None = None,
+        on_terminal: Callable[[Job], None] | None = None,
+    ) -> None:
         self._table = _table_client(connection, table, credential)
         self._ready = False
+        # Called once a job reaches a terminal state (the report writer); never fails the transition.
+        self._on_terminal = on_terminal
 
     def ensure_table(self) -> None:
         """Create the table once per process."""
@@ -206,6 +215,8 @@ class Ledger:
             job.job_id, old.value, new.value, job.blob_url, job.collection_id or "-", job.ingestion_id or "-",
             job.run_id or "-", f" error={job.last_error}" if new in (JobState.FAILED, JobState.INVALID) else "",
         )  # fmt: skip
+        if new in TERMINAL and self._on_terminal is not None:
+            self._on_terminal(job)
         return job
 
     def jobs(self, states: set[JobState] | None = None, blob_url: str | None = None) -> list[Job]:

@@ -8,6 +8,7 @@ from typing import Any
 from ingest_core.geocatalog import CredentialToken, GeoCatalogClient, StaticToken
 from ingest_core.ledger import Ledger
 from ingest_core.redaction import install_log_redaction
+from ingest_core.reports import ReportWriter
 from ingest_core.settings import Settings
 from ingest_core.sources import SourceInfo
 from ingest_core.storage import CatalogStorage
@@ -45,5 +46,10 @@ def build_runtime(settings: Settings, credential: Any | None = None) -> Runtime:
             max_retries=settings.http_max_retries,
             backoff_cap=settings.http_backoff_cap_seconds,
         ),
-        ledger=Ledger(settings.ledger_connection, settings.ledger_table, credential=credential),
+        ledger=Ledger(
+            settings.ledger_connection,
+            settings.ledger_table,
+            credential=credential,
+            on_terminal=ReportWriter(settings.report_connection, settings.report_container, credential=credential),
+        ),
     )

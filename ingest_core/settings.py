@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ingest_core.errors import ConfigError
 from ingest_core.routing import RoutingRule
+from ingest_core.storage import is_connection_string
 
 # The single source of truth for app-setting names. infra/ maps its parameters onto
 # exactly these names and tests/infra checks both sides against this table.
@@ -25,6 +26,8 @@ ENV_NAMES: dict[str, str] = {
     "catalog_suffix": "CATALOG_SUFFIX",
     "ledger_connection": "LEDGER_STORAGE_CONNECTION",
     "ledger_table": "LEDGER_TABLE",
+    "report_connection": "REPORT_STORAGE_CONNECTION",
+    "report_container": "REPORT_CONTAINER",
     "routing_rules": "ROUTING_RULES",
     "source_kind": "SOURCE_KIND",
     "source_object_id": "SOURCE_MANAGED_IDENTITY_OBJECT_ID",
@@ -75,6 +78,9 @@ class Settings(BaseModel):
     catalog_suffix: str = "catalog.json"
     ledger_connection: str = Field(min_length=1)
     ledger_table: str = Field(default="ingestjobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+    # Where each finished job's report goes (the app's own storage: the catalog account is read-only to us).
+    report_connection: str = Field(min_length=1)
+    report_container: str = Field(default="ingest-reports", pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     routing_rules: list[RoutingRule] = Field(default_factory=list)
     source_kind: SourceKind = SourceKind.SAS_TOKEN
     source_object_id: str | None = None
@@ -134,7 +140,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     # Fall back to the binding connections the host already uses, so one setting serves both.
     raw.setdefault("catalog_connection", _read_connection(env, BLOB_TRIGGER_CONNECTION, "blob"))
     raw.setdefault("ledger_connection", _read_connection(env, "AzureWebJobsStorage", "table"))
-    for key in ("catalog_connection", "ledger_connection"):
+    raw.setdefault("report_connection", _read_connection(env, "AzureWebJobsStorage", "blob"))
+    if (
+        raw["report_connection"] is None
+        and raw.get("ledger_connection")
+        and is_connection_string(raw["ledger_connection"])
+    ):
+        raw["report_connection"] = raw["ledger_connection"]  # local: one connection string serves both
+    for key in ("catalog_connection", "ledger_connection", "report_connection"):
         if raw[key] is None:
             del raw[key]
     if "routing_rules" in raw:

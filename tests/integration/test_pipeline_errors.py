@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 
 import pytest
+from azure.storage.blob import BlobServiceClient
 
 from ingest_core.errors import TransientError
 from ingest_core.events import drop_from_blob_trigger
 from ingest_core.pipeline import handle_drop
 from ingest_core.reconcile import reconcile
+from ingest_core.reports import report_name
 from ingest_core.states import JobState
 from local_twin.azurite import ACCOUNT_KEY
 from tests.integration.twin_helpers import (
@@ -41,6 +44,13 @@ def twin(azurite, emulator):
     return container, runtime_for(azurite, emulator, container, claim_lease_seconds=2)
 
 
+def read_report(rt, job):
+    container = BlobServiceClient.from_connection_string(rt.settings.report_connection).get_container_client(
+        rt.settings.report_container
+    )
+    return json.loads(container.download_blob(report_name(job)).readall())
+
+
 def drop_for(rt, url):
     return drop_from_blob_trigger(url, rt.storage.blob_etag(url))
 
@@ -64,6 +74,9 @@ def test_broken_catalog_is_invalid_with_a_reason_and_nothing_is_created(twin, em
     assert job.state == JobState.INVALID
     assert fragment in job.last_error and job.error_where == url
     assert [calls(emulator, r) for r in CREATES] == [0, 0, 0, 0]
+    report = read_report(rt, job)
+    assert report["outcome"] == "INVALID" and fragment in report["error"] and report["where"] == url
+    assert "upload the catalog again" in report["what_to_do"]
     again = handle_drop(rt, drop_for(rt, url))  # redelivery: same row, still INVALID, nothing new
     assert again.job_id == job.job_id and again.state == JobState.INVALID
     assert len(rt.ledger.jobs()) == 1
@@ -133,6 +146,8 @@ def test_reconcile_follows_the_run_to_succeeded_with_counters(twin, emulator):
         time.sleep(0.2)
     assert job.state == JobState.SUCCEEDED, job.last_error
     assert (job.total_items, job.successful_items, job.failed_items, job.pending_items) == (3, 3, 0, 0)
+    report = read_report(rt, job)
+    assert report["outcome"] == "SUCCEEDED" and report["job"]["successful_items"] == 3 and report["error"] is None
 
 
 def test_no_secret_reaches_logs_or_the_ledger(twin, emulator, caplog):
@@ -144,6 +159,7 @@ def test_no_secret_reaches_logs_or_the_ledger(twin, emulator, caplog):
     reconcile(rt)
     sas = rt.storage.mint_container_sas(container.url, __import__("datetime").timedelta(hours=1)).token
     text = caplog.text + "\n".join(str(j.public()) for j in rt.ledger.jobs()) + str(rt.ledger.source_records())
+    text += "".join(str(read_report(rt, j)) for j in rt.ledger.jobs() if j.state.terminal)
     assert job.state == JobState.RUNNING
     assert re.search(r"(?i)sig(=|%3D)(?!REDACTED)", text) is None  # every signature that was logged is redacted
     assert ACCOUNT_KEY not in text and ACCOUNT_KEY[:20] not in text

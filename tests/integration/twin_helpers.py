@@ -23,6 +23,8 @@ def make_settings(azurite: Any, emulator: Any, container: str, **overrides: Any)
         "catalog_connection": azurite.connection_string,
         "catalog_container": container,
         "ledger_connection": azurite.connection_string,
+        "report_connection": azurite.connection_string,
+        "report_container": "reports" + uuid.uuid4().hex[:12],
         "ledger_table": "jobs" + uuid.uuid4().hex[:12],
         "http_backoff_cap_seconds": 0.2,
         "claim_lease_seconds": 30,

@@ -9,6 +9,7 @@ BASE = {
     "GEOCATALOG_ENDPOINT": "https://gc.example.geocatalog.spatio.azure.com/",
     "CATALOG_STORAGE_CONNECTION": "https://acct.blob.core.windows.net",
     "LEDGER_STORAGE_CONNECTION": "https://app.table.core.windows.net",
+    "REPORT_STORAGE_CONNECTION": "https://app.blob.core.windows.net",
 }
 
 
@@ -50,11 +51,19 @@ def test_identity_based_connections_fall_back_to_host_settings():
         "GEOCATALOG_ENDPOINT": BASE["GEOCATALOG_ENDPOINT"],
         "CatalogStorage__accountName": "catacct",
         "AzureWebJobsStorage__tableServiceUri": "https://appacct.table.core.windows.net",
+        "AzureWebJobsStorage__blobServiceUri": "https://appacct.blob.core.windows.net",
     }
     s = load_settings(env)
+    assert s.report_connection == "https://appacct.blob.core.windows.net"
     assert s.catalog_connection == "https://catacct.blob.core.windows.net"
     assert s.ledger_connection == "https://appacct.table.core.windows.net"
 
 
 def test_every_settings_field_has_an_env_name():
     assert set(ENV_NAMES) == set(Settings.model_fields)
+
+
+def test_local_connection_string_serves_ledger_and_reports():
+    s = load_settings({"GEOCATALOG_ENDPOINT": "http://127.0.0.1:1", "CATALOG_STORAGE_CONNECTION": "UseDevelopmentStorage=true",
+                       "LEDGER_STORAGE_CONNECTION": "UseDevelopmentStorage=true"})  # fmt: skip
+    assert s.report_connection == "UseDevelopmentStorage=true"
