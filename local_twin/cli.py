@@ -63,6 +63,8 @@ def _hostloop(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)  # the SDKs log every request at INFO
+    # azure-functions warns on every indexing that auth levels apply to HTTP triggers only: not ours.
+    logging.getLogger().handlers[0].addFilter(lambda r: not r.getMessage().startswith("Auth level is not applied"))
     env = dict(os.environ)
     registry = functions.registry(functions.load_app(), env)
     loop = HostLoop(registry, env, args.state_dir.resolve(), HostOptions.from_host_json(ROOT / "host.json", env))

@@ -129,12 +129,17 @@ def _drop_and_follow(env: dict[str, str], sample: Path, began: float, timeout: f
     env = {**os.environ, **env}
     container = env["CATALOG_CONTAINER"]
     prefix = sample.name
-    print(f"[2/4] dropping {sample.relative_to(ROOT) if sample.is_relative_to(ROOT) else sample} into "
-          f"{container}/{prefix}/ with `python -m ingest_core drop`")  # fmt: skip
-    print("      " + ingest_core(env, "drop", str(sample), "--container", container, "--prefix", prefix).strip())
     service = BlobServiceClient.from_connection_string(env["CATALOG_STORAGE_CONNECTION"],
                                                        connection_verify=env["REQUESTS_CA_BUNDLE"])  # fmt: skip
     blob = service.get_blob_client(container, f"{prefix}/catalog.json")
+    shown = sample.relative_to(ROOT) if sample.is_relative_to(ROOT) else sample
+    if blob.exists():
+        # A twin that already has the sample: dropping the same bytes again is a no-op by design
+        # (no new run), so show the job of the version that is there.
+        print(f"[2/4] {shown} is already in {container}/{prefix}/ (dropped earlier in this twin)")
+    else:
+        print(f"[2/4] dropping {shown} into {container}/{prefix}/ with `python -m ingest_core drop`")
+        print("      " + ingest_core(env, "drop", str(sample), "--container", container, "--prefix", prefix).strip())
     etag = blob.get_blob_properties().etag
     print(f"[3/4] following the job for {blob.url}")
     job, took = follow(env, blob.url, etag, timeout)

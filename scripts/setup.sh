@@ -32,7 +32,8 @@ venv_step() {  # venv_step DIR REQUIREMENTS [OTHER INPUTS...]
   fi
   say "installing $req into $dir"
   [[ -x $dir/bin/python ]] || "$PYTHON" -m venv "$dir"
-  "$dir/bin/python" -m pip install --quiet -r "$req"
+  # -qq: this machine's pip config names local indexes that may be absent; their warnings are noise
+  "$dir/bin/python" -m pip install -qq -r "$req"
   echo "$want" >"$dir/.setup-stamp"
 }
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 from azure.storage.blob import BlobClient, BlobServiceClient
 
@@ -83,7 +84,10 @@ class Twin:
         table = TableClient.from_connection_string(env["LEDGER_STORAGE_CONNECTION"], env.get("LEDGER_TABLE", "ingestjobs"),
                                                    connection_verify=env["REQUESTS_CA_BUNDLE"])  # fmt: skip
         with table:
-            rows = table.query_entities(f"PartitionKey eq '{JOB_PARTITION}'")
+            try:
+                rows = list(table.query_entities(f"PartitionKey eq '{JOB_PARTITION}'"))
+            except ResourceNotFoundError:  # the first claim creates the table
+                return []
             return [Job.from_entity(row).public() for row in rows]
 
     def job(self, blob: BlobClient) -> dict[str, Any] | None:
