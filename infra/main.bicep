@@ -123,6 +123,9 @@ param httpBackoffCapSeconds int = 30
 @description('Table of the job ledger (LEDGER_TABLE).')
 param ledgerTable string = 'ingestjobs'
 
+@description('Blob container on the app storage for the job reports (REPORT_CONTAINER).')
+param reportContainer string = 'ingest-reports'
+
 @description('NCRONTAB schedule of the reconcile timer (RECONCILE_SCHEDULE).')
 param reconcileSchedule string = '0 */1 * * * *'
 
@@ -208,6 +211,7 @@ module appStorage 'modules/app-storage.bicep' = {
     deploymentContainerName: deploymentContainerName
     deadLetterContainerName: deadLetterContainerName
     ledgerTableName: ledgerTable
+    reportContainerName: reportContainer
     appPrincipalId: identity.properties.principalId
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
@@ -359,6 +363,15 @@ var appSettings = [
     name: code.ledger_table
     value: ledgerTable
   }
+  // Reports go to the app's own storage: the catalog account is read-only to the app.
+  {
+    name: code.report_connection
+    value: appBlobUri
+  }
+  {
+    name: code.report_container
+    value: reportContainer
+  }
   {
     // json() fails the deployment early on invalid JSON.
     name: code.routing_rules
@@ -486,6 +499,7 @@ output IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
 output IDENTITY_RESOURCE_ID string = identity.id
 output APP_STORAGE_ACCOUNT_NAME string = appStorage.outputs.name
 output LEDGER_TABLE string = ledgerTable
+output REPORT_CONTAINER string = reportContainer
 output DEAD_LETTER_CONTAINER string = deadLetterContainerName
 output CATALOG_ACCOUNT_NAME string = catalogName
 output CATALOG_RESOURCE_GROUP string = catalogResourceGroup

@@ -1,5 +1,5 @@
 // The app's own storage: Functions host storage (AzureWebJobsStorage), the deployment package
-// container, the job ledger table and the Event Grid dead-letter container. Keyless.
+// container, the job ledger table, the job reports and the Event Grid dead-letter container. Keyless.
 
 @description('Storage account name (3-24 lowercase letters and digits).')
 param name string
@@ -11,6 +11,8 @@ param deploymentContainerName string
 param deadLetterContainerName string
 @description('Table holding the job ledger (LEDGER_TABLE).')
 param ledgerTableName string
+@description('Blob container the app writes each finished job\'s report to (REPORT_CONTAINER).')
+param reportContainerName string
 @description('Principal id of the app\'s user-assigned identity.')
 param appPrincipalId string
 @description('Optional principal id of a person or group that reads job status and dead letters.')
@@ -79,6 +81,15 @@ resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// Created here (the code also creates it when missing) so the operator role can be scoped to it.
+resource reportContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: reportContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: account
   name: 'default'
@@ -123,12 +134,22 @@ resource appTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01
   }
 }
 
-// Read-only access for whoever runs `status`/`replay` and looks at dead letters.
+// Read-only access for whoever checks job status, reports and dead letters.
 resource operatorLedgerReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
   name: guid(ledgerTable.id, operatorPrincipalId, roles.storageTableDataReader)
   scope: ledgerTable
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataReader)
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
+  }
+}
+
+resource operatorReportReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
+  name: guid(reportContainer.id, operatorPrincipalId, roles.storageBlobDataReader)
+  scope: reportContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
     principalId: operatorPrincipalId
     principalType: operatorPrincipalType
   }

@@ -20,7 +20,17 @@ def report() -> dict[str, Any]:
             f"checkov is not installed at {CHECKOV} (python -m venv .venv-checkov && "
             ".venv-checkov/bin/pip install -r requirements-checkov.txt)"
         )
-    cmd = [str(CHECKOV), "-d", str(INFRA), "--framework", "bicep", "--quiet", "--skip-download", "-o", "json"]
+    cmd = [
+        str(CHECKOV),
+        "-d",
+        str(INFRA),
+        "--framework",
+        "bicep",
+        "--quiet",
+        "--skip-download",
+        "-o",
+        "json",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
     assert proc.returncode in (0, 1), f"checkov crashed ({proc.returncode}): {proc.stderr[-2000:]}"
     out = json.loads(proc.stdout)

@@ -28,28 +28,40 @@ class Grant(NamedTuple):
     file: str
     role: str
     scope_type: str
+    scope: str  # the symbolic name of the scope resource in that file
     principal: str
 
 
 # The reviewed list. Changing a role on either side (Bicep or here) fails the test on purpose.
 EXPECTED = {
-    # The app identity on its own storage (Functions host storage, deployment package, ledger).
-    Grant("app-storage", "storageBlobDataOwner", STORAGE, "appPrincipalId"),
-    Grant("app-storage", "storageQueueDataContributor", STORAGE, "appPrincipalId"),
-    Grant("app-storage", "storageTableDataContributor", STORAGE, "appPrincipalId"),
-    # An optional operator: read the ledger table and the dead letters, nothing else.
-    Grant("app-storage", "storageTableDataReader", f"{STORAGE}/tableServices/tables", "operatorPrincipalId"),
-    Grant("app-storage", "storageBlobDataReader", CONTAINER, "operatorPrincipalId"),
+    # The app identity on its own storage (Functions host storage, deployment package, ledger, reports).
+    Grant("app-storage", "storageBlobDataOwner", STORAGE, "account", "appPrincipalId"),
+    Grant("app-storage", "storageQueueDataContributor", STORAGE, "account", "appPrincipalId"),
+    Grant("app-storage", "storageTableDataContributor", STORAGE, "account", "appPrincipalId"),
+    # An optional operator: read the ledger, the reports and the dead letters, nothing else.
+    Grant(
+        "app-storage", "storageTableDataReader", f"{STORAGE}/tableServices/tables", "ledgerTable", "operatorPrincipalId"
+    ),
+    Grant("app-storage", "storageBlobDataReader", CONTAINER, "reportContainer", "operatorPrincipalId"),
+    Grant("app-storage", "storageBlobDataReader", CONTAINER, "deadLetterContainer", "operatorPrincipalId"),
     # Identity-based Application Insights ingestion.
-    Grant("monitoring", "monitoringMetricsPublisher", "Microsoft.Insights/components", "appPrincipalId"),
+    Grant("monitoring", "monitoringMetricsPublisher", "Microsoft.Insights/components", "appInsights", "appPrincipalId"),
     # Catalog account: read the watched/readable containers, mint user-delegation keys, poison queue.
-    Grant("catalog-access", "storageBlobDataReader", CONTAINER, "appPrincipalId"),
-    Grant("catalog-access", "storageBlobDelegator", STORAGE, "appPrincipalId"),
-    Grant("catalog-access", "storageQueueDataContributor", f"{STORAGE}/queueServices/queues", "appPrincipalId"),
+    Grant("catalog-access", "storageBlobDataReader", CONTAINER, "containers", "appPrincipalId"),
+    Grant("catalog-access", "storageBlobDelegator", STORAGE, "account", "appPrincipalId"),
+    Grant(
+        "catalog-access",
+        "storageQueueDataContributor",
+        f"{STORAGE}/queueServices/queues",
+        "poisonQueue",
+        "appPrincipalId",
+    ),
     # Event Grid's own identity writes dead letters into one container of the app's storage.
-    Grant("deadletter-access", "storageBlobDataContributor", CONTAINER, "topicPrincipalId"),
+    Grant("deadletter-access", "storageBlobDataContributor", CONTAINER, "deadLetterContainer", "topicPrincipalId"),
     # GeoCatalog data plane (only when geoCatalogResourceId is given).
-    Grant("geocatalog-role", "geoCatalogAdministrator", "Microsoft.Orbital/geoCatalogs", "appPrincipalId"),
+    Grant(
+        "geocatalog-role", "geoCatalogAdministrator", "Microsoft.Orbital/geoCatalogs", "geoCatalog", "appPrincipalId"
+    ),
 }
 
 
@@ -75,9 +87,10 @@ def _grants(roles: dict[str, str]) -> list[tuple[Grant, Template, dict[str, Any]
             props = tpl.eval(cfg["properties"])
             role_id = tpl.eval(cfg["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"])
             assert role_id in by_id, f"{path.name}: role {role_id!r} is not one of infra/roles.json"
-            scope = tpl.resources[_scope_symbol(cfg["scope"])]["type"]
+            symbol = _scope_symbol(cfg["scope"])
             assert isinstance(props["principalId"], Param), f"{path.name}: principal must be a parameter"
-            found.append((Grant(path.stem, by_id[role_id], scope, props["principalId"].name), tpl, cfg))
+            grant = Grant(path.stem, by_id[role_id], tpl.resources[symbol]["type"], symbol, props["principalId"].name)
+            found.append((grant, tpl, cfg))
     return found
 
 

@@ -133,6 +133,8 @@ def test_connections_point_at_the_right_services(tpl: Template, app_settings: di
     assert catalog == app_settings[f"{trigger}__blobServiceUri"]
     assert catalog.startswith("https://") and ".blob." in catalog
     assert ledger == app_settings["AzureWebJobsStorage__tableServiceUri"] and ".table." in ledger
+    # Reports go to the app's own blob storage (the app may not write to the catalog account).
+    assert app_settings[code["report_connection"]] == app_settings["AzureWebJobsStorage__blobServiceUri"]
     # Everything authenticates as the one user-assigned identity.
     client_ids = {app_settings[n] for n in ("AZURE_CLIENT_ID", f"{trigger}__clientId", "AzureWebJobsStorage__clientId")}
     assert client_ids == {Opaque("identity.properties.clientId")}
