@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     """Start the server, print its URL once ready, serve until a signal arrives."""
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    # urllib3 logs full request URLs at DEBUG (signed blob URLs included) and azure-core logs every
+    # request at INFO: keep both quiet whatever the level, so no SAS can reach the log.
+    for noisy in ("urllib3", "azure"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     identities = [
         {"objectId": object_id, "resourceId": DEFAULT_MANAGED_IDENTITY["resourceId"]}
         for object_id in args.managed_identity or []

@@ -89,7 +89,15 @@ class RunWorker:
             if self.ops.start(op_id, counters=dict.fromkeys(COUNTERS, 0)):
                 self.ops.execute(op_id, lambda: self._ingest(run))
                 op = self.ops.get(op_id) or {}
-                log.info("run %s (%s): %s %s", run["id"], run["collectionId"], op.get("status"), op.get("counters"))
+                last = (op.get("statusHistory") or [{}])[-1]
+                log.info(
+                    "run %s (%s): %s %s %s",
+                    run["id"],
+                    run["collectionId"],
+                    op.get("status"),
+                    op.get("counters"),
+                    f"{last.get('errorCode')}: {last.get('errorMessage')}" if last.get("errorCode") else "",
+                )
         finally:
             self._release()
 

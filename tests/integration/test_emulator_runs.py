@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +17,8 @@ import pytest
 from geocatalog_emulator import EmulatorServer
 from geocatalog_emulator.config import DEFAULT_MANAGED_IDENTITY
 from geocatalog_emulator.testing import SAMPLE_CATALOG, RawClient, container_sas, upload_directory, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -97,3 +104,30 @@ def test_managed_identity_source_reads_as_the_catalog(azurite, emulator):
     assert "created" not in replaced and replaced["connectionInfo"]["objectId"] == body["connectionInfo"]["objectId"]
     run = api.wait_run(collection_id, ingestion["id"], api.rerun(collection_id, ingestion["id"])["id"])
     assert run["operation"]["status"] == "Succeeded" and run["operation"]["totalSuccessfulItems"] == 6
+
+
+def test_no_sas_reaches_the_log_even_at_debug(azurite, tmp_path):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "GEOCATALOG_EMULATOR_ASSET_CONNECTION_STRING": azurite.connection_string,
+    }
+    cmd = [sys.executable, "-m", "geocatalog_emulator", "--port", "0", "--log-level", "DEBUG"]
+    cmd += ["--ca-bundle", str(azurite.cert_path)]
+    log = tmp_path / "emulator.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        try:
+            url = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+            api = RawClient(url)
+            container, container_url, collection_id = prepared(azurite, api, with_source=False)
+            token = container_sas(azurite.connection_string, container)
+            api.add_sas_source(container_url, token)
+            for catalog in ("catalog.json", "missing.json"):
+                ingestion, run = api.start_run(collection_id, f"{container_url}/{catalog}")
+                api.wait_run(collection_id, ingestion["id"], run["id"])
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+    text = log.read_text()
+    assert container_url in text and token.split("sig=")[1] not in text and "sig=" not in text
