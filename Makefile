@@ -55,5 +55,5 @@ test: setup lint ## set up, lint, then run the whole test suite (unit, integrati
 test-fast: setup ## everything but the end-to-end tests
 	@$(PY) -m pytest tests/ -q -m "not e2e"
 
-clean: down ## stop the twin and remove its state (.local)
-	@rm -rf $(STATE_DIR)
+clean: down ## stop the twin and remove its state and logs
+	@rm -rf $(STATE_DIR)/logs $(STATE_DIR)/certs $(STATE_DIR)/deliveries.json $(STATE_DIR)/hostloop.json

@@ -71,6 +71,7 @@ def _app_settings(opts: StackOptions, az: Azurite) -> dict[str, str]:
     return {
         "CATALOG_STORAGE_CONNECTION": conn,
         "LEDGER_STORAGE_CONNECTION": conn,
+        "REPORT_STORAGE_CONNECTION": conn,
         # The names the Functions host itself reads for the trigger's connection and its own state.
         "CatalogStorage": conn,
         "AzureWebJobsStorage": conn,
