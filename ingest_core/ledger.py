@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from ingest_core.events import Drop
@@ -120,12 +120,15 @@ class Ledger:
         self._on_terminal = on_terminal
 
     def ensure_table(self) -> None:
-        """Create the table once per process."""
+        """Create the table once per process (a read-only operator's 403 means it exists: carry on)."""
         if not self._ready:
             try:
                 self._table.create_table()
             except ResourceExistsError:
                 pass
+            except HttpResponseError as exc:
+                if exc.status_code != 403:
+                    raise
             self._ready = True
 
     # -- jobs ------------------------------------------------------------------------------------
