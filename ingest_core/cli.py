@@ -9,10 +9,10 @@ import mimetypes
 import sys
 from pathlib import Path
 
+from ingest_core.connections import service_client
 from ingest_core.errors import ConfigError, IngestError
 from ingest_core.events import drop_from_blob_trigger
 from ingest_core.settings import load_settings
-from ingest_core.storage import is_connection_string
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -61,12 +61,8 @@ def _drop(args: argparse.Namespace) -> int:
         print(f"error: {folder} has no catalog.json at its top", file=sys.stderr)
         return 2
     container = args.container or settings.catalog_container
-    if is_connection_string(settings.catalog_connection):
-        service = BlobServiceClient.from_connection_string(settings.catalog_connection)
-    else:  # identity-based (Azure): the operator's own az login / managed identity
-        from azure.identity import DefaultAzureCredential
-
-        service = BlobServiceClient(settings.catalog_connection, credential=DefaultAzureCredential())
+    # Identity-based in Azure: the operator's own az login (DefaultAzureCredential).
+    service = service_client(BlobServiceClient, settings.catalog_connection)
     client = service.get_container_client(container)
     if not client.exists():
         client.create_container()

@@ -11,11 +11,11 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableServiceClient, UpdateMode
 
+from ingest_core.connections import service_client
 from ingest_core.events import Drop
 from ingest_core.states import TERMINAL, JobState, can_move
-from ingest_core.storage import is_connection_string
 
 log = logging.getLogger(__name__)
 
@@ -92,18 +92,6 @@ class Job:
         return out
 
 
-def _table_client(connection: str, table: str, credential: Any | None) -> TableClient:
-    if is_connection_string(connection):
-        service = TableServiceClient.from_connection_string(connection)
-    else:
-        if credential is None:
-            from azure.identity import DefaultAzureCredential
-
-            credential = DefaultAzureCredential()
-        service = TableServiceClient(connection, credential=credential)
-    return service.get_table_client(table)
-
-
 class Ledger:
     """The job table; the only code that writes job state."""
 
@@ -114,7 +102,7 @@ class Ledger:
         credential: Any | None = None,
         on_terminal: Callable[[Job], None] | None = None,
     ) -> None:
-        self._table = _table_client(connection, table, credential)
+        self._table = service_client(TableServiceClient, connection, credential).get_table_client(table)
         self._ready = False
         # Called once a job reaches a terminal state (the report writer); never fails the transition.
         self._on_terminal = on_terminal

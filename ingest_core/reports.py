@@ -9,10 +9,10 @@ from typing import Any
 from azure.core.exceptions import AzureError, ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettings
 
+from ingest_core.connections import service_client
 from ingest_core.events import parse_blob_url
 from ingest_core.ledger import Job
 from ingest_core.states import JobState
-from ingest_core.storage import is_connection_string
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,7 @@ class ReportWriter:
     """Writes reports to one container of the app's storage account."""
 
     def __init__(self, connection: str, container: str, credential: Any | None = None) -> None:
-        if is_connection_string(connection):
-            service = BlobServiceClient.from_connection_string(connection)
-        else:
-            if credential is None:
-                from azure.identity import DefaultAzureCredential
-
-                credential = DefaultAzureCredential()
-            service = BlobServiceClient(connection, credential=credential)
+        service = service_client(BlobServiceClient, connection, credential)
         self._container: ContainerClient = service.get_container_client(container)
         self._ready = False
 

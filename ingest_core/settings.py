@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ingest_core.connections import is_connection_string
 from ingest_core.errors import ConfigError
 from ingest_core.routing import RoutingRule
-from ingest_core.storage import is_connection_string
 
 # The single source of truth for app-setting names. infra/ maps its parameters onto
 # exactly these names and tests/infra checks both sides against this table.

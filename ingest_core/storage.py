@@ -16,6 +16,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import BlobClient, BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
+from ingest_core.connections import service_client
 from ingest_core.errors import InvalidDrop, ServiceError, TransientError
 from ingest_core.events import parse_blob_url, url_without_query
 
@@ -25,11 +26,6 @@ log = logging.getLogger(__name__)
 MAX_DELEGATION_KEY = timedelta(days=7)
 # Start a few minutes in the past so clock skew between us and the GeoCatalog never makes the SAS "not yet valid".
 SAS_START_SKEW = timedelta(minutes=5)
-
-
-def is_connection_string(connection: str) -> bool:
-    """Connection strings (`Key=Value;...`, `UseDevelopmentStorage=true`) vs service URLs (identity-based)."""
-    return "=" in connection and not connection.lower().startswith(("https://", "http://"))
 
 
 @dataclass(frozen=True)
@@ -53,18 +49,10 @@ class CatalogStorage:
     def __init__(self, connection: str, credential: Any | None = None, connection_verify: Any = True) -> None:
         """`connection` is a connection string (local) or an account blob URL (identity-based, `credential`)."""
         self._verify = connection_verify
-        if is_connection_string(connection):
-            self._service = BlobServiceClient.from_connection_string(connection, connection_verify=connection_verify)
-            self.account_name = self._service.account_name or ""
-            self._account_key = getattr(self._service.credential, "account_key", None)
-        else:
-            if credential is None:
-                from azure.identity import DefaultAzureCredential
-
-                credential = DefaultAzureCredential()
-            self._account_key = None
-            self._service = BlobServiceClient(connection, credential=credential, connection_verify=connection_verify)
-            self.account_name = self._service.account_name or ""
+        self._service = service_client(BlobServiceClient, connection, credential, connection_verify=connection_verify)
+        self.account_name = self._service.account_name or ""
+        # Only a local connection string carries a key; identity-based connections never do.
+        self._account_key = getattr(self._service.credential, "account_key", None)
         self._credential = self._service.credential
         self._udk: Any = None
         self._udk_lock = threading.Lock()
