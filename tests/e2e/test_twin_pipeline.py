@@ -10,7 +10,7 @@ import time
 import pytest
 
 from local_twin.processes import wait_gone
-from tests.e2e.twin import SAMPLE, Twin, item_ids, local_twin, wait_for, with_catalog_id
+from tests.e2e.twin import SAMPLE, TERMINAL, Twin, item_ids, local_twin, wait_for, with_catalog_id
 
 pytestmark = pytest.mark.e2e
 
@@ -51,24 +51,36 @@ def test_drop_then_the_same_content_then_changed_content(twin: Twin) -> None:
     assert len(state["sources"]) == 1
 
 
-def test_killing_the_host_loop_mid_pipeline_still_ends_succeeded_with_one_of_each(twin: Twin) -> None:
-    cid = "e2e-kill"
-    before = twin.emulator("GET", "/_emulator/requests")["counts"].get(RUNS_ROUTE, 0)
-    # The run request takes 3 s to answer, so the host loop can be killed while it waits for it.
-    twin.emulator("POST", "/_emulator/faults", {"route": RUNS_ROUTE, "latencyMs": 3000, "count": 1})
+# Where the host loop dies: while the GeoCatalog is answering the request that creates the
+# collection, the ingestion definition, or the run (the service does the work; the answer is lost).
+KILL_POINTS = {
+    "collection": ("POST /stac/collections", lambda st: st["collections"]),
+    "ingestion": ("POST /inma/collections/{collectionId}/ingestions", lambda st: st["ingestions"]),
+    "run": (RUNS_ROUTE, lambda st: st["runs"]),
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_killing_the_host_loop_mid_pipeline_still_ends_succeeded_with_one_of_each(twin: Twin, point: str) -> None:
+    route, created = KILL_POINTS[point]
+    cid = f"e2e-kill-{point}"
+    before = twin.emulator("GET", "/_emulator/requests")["counts"].get(route, 0)
+    twin.emulator("POST", "/_emulator/faults", {"route": route, "latencyMs": 1500, "count": 1})
     blob = twin.upload_catalog(SAMPLE, cid, with_catalog_id(cid))
-    wait_for(lambda: twin.emulator("GET", "/_emulator/requests")["counts"].get(RUNS_ROUTE, 0) > before,
-             "the run request", timeout=30, every=0.05)  # fmt: skip
-    job = twin.job(blob)
-    assert job is not None and job["state"] not in ("SUCCEEDED", "FAILED") and not job["run_id"], job
+    wait_for(lambda: twin.emulator("GET", "/_emulator/requests")["counts"].get(route, 0) > before,
+             f"the {point} request", timeout=30, every=0.05)  # fmt: skip
 
     pid = twin.pids()["HOSTLOOP_PID"]
     os.kill(pid, signal.SIGKILL)
     assert wait_gone(pid, 10)
+    job = twin.job(blob)
+    assert job is not None and job["state"] not in TERMINAL and not job["run_id"], job  # claimed, mid-pipeline
+    # The service finishes the request the dead loop was waiting for; only then does a new loop start.
+    wait_for(lambda: created(twin.state(cid)), f"the emulator to finish the {point} request", timeout=30)
     local_twin(twin.state_dir, "restart-hostloop")
     assert twin.pids()["HOSTLOOP_PID"] != pid
 
-    job = twin.wait_terminal(blob, timeout=90)
+    job = twin.wait_terminal(blob, timeout=60)
     assert job["state"] == "SUCCEEDED", job
     assert job["total_items"] == job["successful_items"] == len(item_ids(SAMPLE))
     state = twin.state(cid)
