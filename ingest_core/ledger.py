@@ -56,6 +56,7 @@ class Job:
     ingestion_id: str = ""
     run_id: str = ""
     run_requested_at: str = ""
+    content_digest: str = ""  # hash of the catalog tree read at preflight
     total_items: int = 0
     successful_items: int = 0
     failed_items: int = 0

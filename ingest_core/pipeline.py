@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import timedelta
@@ -91,15 +92,43 @@ def _supersede_older(rt: Runtime, job: Job) -> None:
                 pass
 
 
-def _read_json(rt: Runtime, url: str) -> dict | None:
-    try:
-        data, _ = rt.storage.read_blob(url, rt.settings.catalog_max_bytes)
-    except BlobNotFound:
-        return None
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidDrop("linked document is not valid JSON", where=url) from None
+class TreeReader:
+    """Reads the catalog's JSON documents and fingerprints what it read, to spot an unchanged re-upload."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._hashes: dict[str, str] = {}
+
+    def add(self, url: str, data: bytes) -> None:
+        """Fold one document into the fingerprint."""
+        self._hashes[url] = hashlib.sha256(data).hexdigest()
+
+    def __call__(self, url: str) -> dict | None:
+        try:
+            data, _ = self._rt.storage.read_blob(url, self._rt.settings.catalog_max_bytes)
+        except BlobNotFound:
+            return None
+        self.add(url, data)
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise InvalidDrop("linked document is not valid JSON", where=url) from None
+
+    def digest(self) -> str:
+        """One hash over every document read (URL and content)."""
+        lines = "\n".join(f"{u} {h}" for u, h in sorted(self._hashes.items()))
+        return hashlib.sha256(lines.encode()).hexdigest()
+
+
+# Jobs whose run covers their content: an identical re-upload after one of these has nothing new to ingest.
+_COVERED = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED, JobState.PARTIAL})
+
+
+def _same_content_as(rt: Runtime, job: Job, digest: str) -> Job | None:
+    for other in rt.ledger.jobs(blob_url=job.blob_url):
+        if other.job_id != job.job_id and other.content_digest == digest and other.state in _COVERED:
+            return other
+    return None
 
 
 def _prepare(rt: Runtime, job: Job) -> Job:
@@ -121,21 +150,34 @@ def _prepare(rt: Runtime, job: Job) -> Job:
             job, JobState.SUPERSEDED, last_error=f"blob changed (ETag {etag}) before processing"
         )
     doc = parse_catalog(data, job.blob_url)
+    reader = TreeReader(rt)
+    reader.add(job.blob_url, data)
     container_url = job.blob_url[: job.blob_url.index(f"/{container}/") + len(container) + 1]
-    pf = preflight(job.blob_url, doc, container_url, lambda u: _read_json(rt, u), s.preflight_max_links)
+    pf = preflight(job.blob_url, doc, container_url, reader, s.preflight_max_links)
     if pf.root_url:
         return rt.ledger.transition(
             job, JobState.IGNORED, last_error=f"child catalog: ingested through its root {pf.root_url}"
         )
     if pf.missing:
         return _defer(rt, job, pf)
+    digest = reader.digest()
+    twin = _same_content_as(rt, job, digest)
+    if twin is not None:
+        # Storage gives every upload a new ETag, even of identical bytes: compare what was read instead.
+        return rt.ledger.transition(
+            job,
+            JobState.IGNORED,
+            content_digest=digest,
+            last_error=f"unchanged: same catalog, items and links as job {twin.job_id} ({twin.state.value})",
+        )
+    job = rt.ledger.update(job, content_digest=digest)
     collection_id = rule.collection_id(path, pf.catalog_id)
     if not valid_collection_id(collection_id):
         raise InvalidDrop(
             f"collection id {collection_id!r} is invalid: use 3-32 letters, digits, '-' or '_' "
             "(set the catalog id or the routing rule's collection)"
         )
-    _ensure_collection(rt, collection_id, rule, pf, job.blob_url)
+    _ensure_collection(rt, collection_id, rule, pf, job.blob_url, reader)
     source_ids = [ensure_source(rt, c) for c in sorted(pf.asset_containers, key=lambda c: c != container_url)]
     job = rt.ledger.update(
         job,
@@ -168,7 +210,9 @@ def _defer(rt: Runtime, job: Job, pf: Preflight) -> Job:
     )
 
 
-def _ensure_collection(rt: Runtime, collection_id: str, rule: RoutingRule, pf: Preflight, catalog_url: str) -> None:
+def _ensure_collection(
+    rt: Runtime, collection_id: str, rule: RoutingRule, pf: Preflight, catalog_url: str, read: TreeReader
+) -> None:
     """Create the collection when missing, as the rule's policy says."""
     if rt.geocatalog.get_collection(collection_id) is not None:
         return
@@ -178,9 +222,7 @@ def _ensure_collection(rt: Runtime, collection_id: str, rule: RoutingRule, pf: P
             "create the collection first, or change the rule's collectionPolicy"
         )
     from_file = (
-        pf.catalog
-        if pf.catalog.get("type") == "Collection"
-        else _read_json(rt, sibling_url(catalog_url, "collection.json"))
+        pf.catalog if pf.catalog.get("type") == "Collection" else read(sibling_url(catalog_url, "collection.json"))
     )
     if rule.collection_policy == CollectionPolicy.FROM_FILE and from_file is None:
         raise InvalidDrop(

@@ -146,8 +146,18 @@ def test_redrop_of_the_same_catalog_url_reuses_the_ingestion_and_starts_a_new_ru
     container, rt = twin
     url = upload_catalog(container, "h", catalog_id="cat-h")
     first = handle_drop(rt, drop_for(rt, url))
-    url = upload_catalog(container, "h", catalog_id="cat-h")  # same URL, new content -> new ETag
+    url = upload_catalog(container, "h", n_items=3, catalog_id="cat-h")  # same URL, new content
     second = handle_drop(rt, drop_for(rt, url))
     assert second.job_id != first.job_id
     assert second.ingestion_id == first.ingestion_id and second.run_id != first.run_id
     assert calls(emulator, ING_POST) == 1 and calls(emulator, RUN_POST) == 2
+
+
+def test_reupload_of_identical_content_starts_nothing(twin, emulator):
+    container, rt = twin
+    first = handle_drop(rt, drop_for(rt, upload_catalog(container, "u", catalog_id="cat-u")))
+    url = upload_catalog(container, "u", catalog_id="cat-u")  # same bytes again: storage still gives a new ETag
+    again = handle_drop(rt, drop_for(rt, url))
+    assert again.job_id != first.job_id and again.state == JobState.IGNORED
+    assert f"same catalog, items and links as job {first.job_id}" in again.last_error
+    assert calls(emulator, ING_POST) == 1 and calls(emulator, RUN_POST) == 1
