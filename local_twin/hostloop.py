@@ -122,12 +122,13 @@ class HostLoop:
         """List every watched container once and dispatch the versions not delivered yet."""
         dispatched = 0
         for container, service in self.services.items():
+            client = service.get_container_client(container)
             try:
-                blobs = list(service.get_container_client(container).list_blobs(include=["copy"]))
+                blobs = list(client.list_blobs(include=["copy"]))
             except ResourceNotFoundError:
                 continue  # not created yet: nothing can have been uploaded to it
             for blob in blobs:
-                url = f"{service.url.rstrip('/')}/{container}/{blob.name}"
+                url = client.get_blob_client(blob.name).url  # percent-encoded, as in a real event's data.url
                 key = (url, blob.etag)
                 with self._lock:
                     if key in self._settled or key in self._in_flight:

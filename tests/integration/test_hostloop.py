@@ -179,3 +179,14 @@ def test_timers_fire_on_schedule(setup: tuple, tmp_path: Path) -> None:
     with run_loop(rec, env, tmp_path) as loop:
         wait_for(lambda: len(rec.ticks) >= 2, timeout=5)
         assert loop.status()["timers"]["reconcile"]["schedule"] == "* * * * * *"
+
+
+def test_names_that_need_encoding_arrive_as_the_same_blob(setup: tuple, tmp_path: Path) -> None:
+    rec, env, service = setup
+    cc = service.get_container_client(env["CATALOG_CONTAINER"])
+    cc.upload_blob("my drop/ä#1/catalog.json", b"{}")
+    with run_loop(rec, env, tmp_path):
+        blob = wait_for(lambda: rec.blobs and rec.blobs[0])
+        assert blob.name == f"{env['CATALOG_CONTAINER']}/my drop/ä#1/catalog.json"
+        assert blob.uri == cc.get_blob_client("my drop/ä#1/catalog.json").url
+        assert "%20" in blob.uri and rec.bodies == [b"{}"]
