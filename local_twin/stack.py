@@ -103,6 +103,8 @@ def _wait(check: Callable[[], T | None], what: str, timeout: float, proc: subpro
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
             raise StackError(f"{what} exited with code {proc.returncode}:\n{tail}")
         time.sleep(0.1)
+    proc.kill()  # not recorded anywhere yet: nobody else could stop it
+    proc.wait()
     raise StackError(f"{what} did not answer within {timeout:.0f}s (see {log})")
 
 
