@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -56,6 +56,12 @@ def url_without_query(url: str) -> str:
     return url.split("?", 1)[0]
 
 
+def canonical_blob_url(url: str) -> str:
+    """One spelling per blob (percent-encoded path, no query), whichever trigger reported it: job keys depend on it."""
+    parts = urlsplit(url_without_query(url))
+    return f"{parts.scheme}://{parts.netloc}{quote(unquote(parts.path), safe='/-_.~')}"
+
+
 def normalize_etag(etag: str) -> str:
     """ETags arrive quoted in events and unquoted elsewhere; keep one form."""
     return etag.strip().strip('"')
@@ -75,7 +81,7 @@ def _drop_from_data(data: dict[str, Any], subject: str | None) -> Drop:
         d = _EventData.model_validate(data)
     except ValidationError as exc:
         raise InvalidDrop(f"BlobCreated event without a usable data.url: {exc.errors()[0]['msg']}") from None
-    url = url_without_query(d.url)
+    url = canonical_blob_url(d.url)
     account, container, path = parse_blob_url(url)
     if subject:
         m = _SUBJECT_RE.match(subject)
@@ -115,7 +121,7 @@ def drops_from_event(payload: dict[str, Any] | list[Any]) -> list[Drop]:
 
 def drop_from_blob_trigger(uri: str, etag: str | None, length: int | None = None) -> Drop:
     """Build a Drop from what the blob trigger hands over (its URI and properties)."""
-    url = url_without_query(uri)
+    url = canonical_blob_url(uri)
     account, container, path = parse_blob_url(url)
     return Drop(
         account=account,

@@ -89,3 +89,14 @@ def test_blob_trigger_input_and_synthesised_event_round_trip():
     event = blob_created_event(drop)
     assert event["data"]["api"] in NEW_UPLOAD_APIS
     assert drops_from_event([event])[0] == drop.model_copy(update={"api": event["data"]["api"], "size": 10})
+
+
+def test_both_triggers_spell_a_blob_url_the_same_way():
+    encoded = "https://acct.blob.core.windows.net/catalogs/my%20set/catalog.json"
+    plain = "https://acct.blob.core.windows.net/catalogs/my set/catalog.json"
+    ev = {**DOC_SAMPLE, "subject": "/blobServices/default/containers/catalogs/blobs/my set/catalog.json",
+          "data": {**DOC_SAMPLE["data"], "url": encoded}}  # fmt: skip
+    (from_event,) = drops_from_event(ev)
+    from_trigger = drop_from_blob_trigger(plain, "0x8D4BCC2E4835CD0")
+    assert from_event.url == from_trigger.url == encoded
+    assert from_event.path == from_trigger.path == "my set/catalog.json"
