@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import certifi
 from azure.storage.blob import BlobServiceClient
 
 from local_twin import processes
@@ -66,6 +67,13 @@ def running_pids(state_dir: Path) -> dict[str, int]:
     return {k: pid for k, pid in pids.items() if processes.alive(pid)}
 
 
+def ca_bundle(az: Azurite) -> Path:
+    """The public CAs plus Azurite's self-signed cert, so a shell that sources stack.env still reaches PyPI."""
+    bundle = az.cert_path.with_name("ca-bundle.pem")
+    bundle.write_text(Path(certifi.where()).read_text() + "\n" + az.cert_path.read_text())
+    return bundle
+
+
 def _app_settings(opts: StackOptions, az: Azurite) -> dict[str, str]:
     conn = az.connection_string
     return {
@@ -81,7 +89,7 @@ def _app_settings(opts: StackOptions, az: Azurite) -> dict[str, str]:
         "SWEEP_SCHEDULE": opts.sweep_schedule,
         "CLAIM_LEASE_SECONDS": str(opts.claim_lease_seconds),
         # Every https client (requests, azure-core) in every process trusts Azurite's self-signed cert.
-        "REQUESTS_CA_BUNDLE": str(az.cert_path),
+        "REQUESTS_CA_BUNDLE": str(ca_bundle(az)),
         **opts.settings,
     }
 
