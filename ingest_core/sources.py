@@ -33,9 +33,9 @@ def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     text = value.replace("Z", "+00:00")
-    if "." in text:  # Python accepts at most 6 fractional digits
+    if "." in text:  # Python accepts at most 6 fractional digits; the service sends up to 7
         head, tail = text.split(".", 1)
-        frac = "".join(ch for ch in tail if ch.isdigit())
+        frac = re.match(r"\d*", tail).group()  # type: ignore[union-attr]
         text = f"{head}.{frac[:6]}{tail[len(frac) :]}"
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
