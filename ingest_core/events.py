@@ -34,7 +34,19 @@ class Drop(BaseModel):
     @property
     def container_url(self) -> str:
         """The blob's container URL (no trailing slash)."""
-        return self.url[: self.url.index("/" + self.container + "/") + len(self.container) + 1]
+        return container_url_of(self.url)
+
+
+def container_url_of(blob_url: str) -> str:
+    """The container part of a blob URL (works for account hosts and Azurite's path style)."""
+    parts = urlsplit(blob_url)
+    keep = 1 if _host_style(parts.hostname or "") else 2
+    return f"{parts.scheme}://{parts.netloc}/" + "/".join(parts.path.lstrip("/").split("/")[:keep])
+
+
+def _host_style(host: str) -> bool:
+    """Account in the host name (acct.blob.core.windows.net) rather than the path (Azurite, IP hosts)."""
+    return host.endswith(".blob.core.windows.net") or (host.count(".") >= 2 and not host[0].isdigit())
 
 
 def parse_blob_url(url: str) -> tuple[str, str, str]:
@@ -42,7 +54,7 @@ def parse_blob_url(url: str) -> tuple[str, str, str]:
     parts = urlsplit(url)
     segments = [unquote(s) for s in parts.path.lstrip("/").split("/")]
     host = parts.hostname or ""
-    if host.endswith(".blob.core.windows.net") or (host.count(".") >= 2 and not host[0].isdigit()):
+    if _host_style(host):
         account, rest = host.split(".", 1)[0], segments
     else:  # path-style (Azurite, IP hosts): /<account>/<container>/<path>
         account, rest = (segments[0] if segments else ""), segments[1:]

@@ -8,7 +8,7 @@ import logging
 from datetime import timedelta
 
 from ingest_core.errors import InvalidDrop, ServiceError
-from ingest_core.events import Drop
+from ingest_core.events import Drop, container_url_of, parse_blob_url
 from ingest_core.ledger import Job, StaleJob, now_utc
 from ingest_core.routing import CollectionPolicy, RoutingRule, match_rule, valid_collection_id, watches_container
 from ingest_core.runtime import Runtime
@@ -134,8 +134,6 @@ def _same_content_as(rt: Runtime, job: Job, digest: str) -> Job | None:
 def _prepare(rt: Runtime, job: Job) -> Job:
     """Preflight and register everything the run needs; ends QUEUED (or DEFERRED/IGNORED/INVALID)."""
     s = rt.settings
-    from ingest_core.events import parse_blob_url
-
     account, container, path = parse_blob_url(job.blob_url)
     rule = match_rule(s.rules_or_default(), account, container, path)
     if rule is None:
@@ -152,7 +150,7 @@ def _prepare(rt: Runtime, job: Job) -> Job:
     doc = parse_catalog(data, job.blob_url)
     reader = TreeReader(rt)
     reader.add(job.blob_url, data)
-    container_url = job.blob_url[: job.blob_url.index(f"/{container}/") + len(container) + 1]
+    container_url = container_url_of(job.blob_url)
     pf = preflight(job.blob_url, doc, container_url, reader, s.preflight_max_links)
     if pf.root_url:
         return rt.ledger.transition(

@@ -100,3 +100,12 @@ def test_both_triggers_spell_a_blob_url_the_same_way():
     from_trigger = drop_from_blob_trigger(plain, "0x8D4BCC2E4835CD0")
     assert from_event.url == from_trigger.url == encoded
     assert from_event.path == from_trigger.path == "my set/catalog.json"
+
+
+def test_container_url_when_account_and_container_share_a_name():
+    assert drop_from_blob_trigger("https://127.0.0.1:1/cats/cats/cats/catalog.json", "e").container_url == (
+        "https://127.0.0.1:1/cats/cats"
+    )
+    assert drop_from_blob_trigger("https://cats.blob.core.windows.net/cats/catalog.json", "e").container_url == (
+        "https://cats.blob.core.windows.net/cats"
+    )
