@@ -71,17 +71,21 @@ class CatalogStorage:
         """Download a blob no larger than `max_bytes`; return (content, etag)."""
         blob = self._blob(url)
         try:
-            props = blob.get_blob_properties()
-            if props.size > max_bytes:
+            # One ranged GET: never more than the cap plus one byte, and the total size comes with it.
+            download = blob.download_blob(offset=0, length=max_bytes + 1, max_concurrency=1)
+            if download.properties.size > max_bytes:
                 raise InvalidDrop(
-                    f"catalog is {props.size} bytes, over the {max_bytes}-byte cap (CATALOG_MAX_BYTES)",
+                    f"catalog is {download.properties.size} bytes, over the {max_bytes}-byte cap (CATALOG_MAX_BYTES)",
                     where=url_without_query(url),
                 )
-            data = blob.download_blob(etag=props.etag, match_condition=_if_match()).readall()
-            return data, props.etag.strip('"')
+            return download.readall(), download.properties.etag.strip('"')
         except ResourceNotFoundError:
             raise BlobNotFound(url_without_query(url)) from None
-        except (ServiceRequestError, HttpResponseError) as exc:
+        except HttpResponseError as exc:
+            if exc.status_code == 416:  # a range on an empty blob: it exists and holds nothing
+                return b"", self.blob_etag(url)
+            raise _storage_error(exc, url) from None
+        except ServiceRequestError as exc:
             raise _storage_error(exc, url) from None
 
     def blob_etag(self, url: str) -> str:
@@ -129,12 +133,6 @@ class CatalogStorage:
                     raise _storage_error(exc, self._service.url) from None
                 log.info("user-delegation key renewed for %s until %s", self.account_name, key_expiry.isoformat())
             return self._udk
-
-
-def _if_match() -> Any:
-    from azure.core import MatchConditions
-
-    return MatchConditions.IfNotModified
 
 
 def _as_datetime(value: Any) -> datetime:

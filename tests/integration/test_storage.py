@@ -70,3 +70,7 @@ def test_read_is_size_capped_and_reports_missing_blobs(azurite, container):
         storage.read_blob(f"{container}/t/catalog.json", max_bytes=4)
     with pytest.raises(BlobNotFound):
         storage.read_blob(f"{container}/nope.json", max_bytes=1024)
+    BlobServiceClient.from_connection_string(azurite.connection_string).get_blob_client(
+        container.rsplit("/", 1)[1], "t/empty.json"
+    ).upload_blob(b"")
+    assert storage.read_blob(f"{container}/t/empty.json", max_bytes=1024)[0] == b""
