@@ -43,7 +43,7 @@ def follow_run(rt: Runtime, job: Job) -> Job:
     run = rt.geocatalog.get_run(job.collection_id, job.ingestion_id, job.run_id)
     op = run.get("operation", {})
     counters = {
-        "total_items": op.get("totalItems", job.total_items),
+        "total_items": op.get("totalItems") or job.total_items,  # 0 until the service has walked the catalog
         "successful_items": op.get("totalSuccessfulItems", 0),
         "failed_items": op.get("totalFailedItems", 0),
         "pending_items": op.get("totalPendingItems", 0),
