@@ -13,7 +13,7 @@ WITH_STACK = test -f $(STACK_ENV) || { echo "the twin is not up: run 'make up' f
 UP_FLAGS  ?=
 DIR       ?= samples/demo-catalog
 
-.PHONY: help setup up down demo status drop logs lint format test test-fast clean
+.PHONY: help setup up down demo status drop logs lint format test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ test: setup lint ## set up, lint, then run the whole test suite (unit, integrati
 
 test-fast: setup ## everything but the end-to-end tests
 	@$(PY) -m pytest tests/ -q -m "not e2e"
+
+bench: setup ## benchmark handle_drop (own Azurite + emulator, ~3 min): BENCH_ARGS="--drops 5" to pass flags
+	@$(PY) -m bench.pipeline_bench $(BENCH_ARGS)
 
 clean: down ## stop the twin and remove its state and logs
 	@rm -rf $(STATE_DIR)/logs $(STATE_DIR)/certs $(STATE_DIR)/deliveries.json $(STATE_DIR)/hostloop.json

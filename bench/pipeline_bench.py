@@ -1,0 +1,336 @@
+"""Benchmark handle_drop against Azurite and the GeoCatalog emulator: time, calls, scaling, latency, memory.
+
+Run: .venv/bin/python -m bench.pipeline_bench [--drops N] [--latency-ms L] (see bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from bench.harness import Sample, Twin, drop_for, set_emulator_nodelay, started_twin
+from bench.report import render
+from bench.stats import count_summary, median, ratio, summary
+from ingest_core.geocatalog import GeoCatalogClient, StaticToken
+from ingest_core.pipeline import handle_drop
+from ingest_core.runtime import Runtime
+from tests.integration.twin_helpers import TOKEN, upload_catalog, upload_root_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE_ITEMS = 5  # items per catalog in the per-drop cases
+CASES = ("first", "later_new_collection", "later_same_collection", "duplicate", "reupload")
+SERVICES = ("geocatalog", "blob", "table")
+CASE_TITLES = {
+    "first": "first catalog in a new container",
+    "later_new_collection": "later catalog, same container, new collection",
+    "later_same_collection": "later catalog, same container, existing collection",
+    "duplicate": "duplicate delivery of the same event",
+    "reupload": "identical re-upload (new ETag, same content)",
+}
+
+
+def case_round(twin: Twin, rt: Runtime, tag: str, latency_ms: int = 0) -> dict[str, Sample]:
+    """One sample of every drop case, in a fresh container against a reset GeoCatalog."""
+    twin.reset(latency_ms)
+    box = twin.container()
+    first_url = upload_catalog(box, "a", CASE_ITEMS, catalog_id=f"{tag}a")
+    first = drop_for(rt, first_url)
+    out = {"first": twin.measure(handle_drop, rt, first)}
+    url = upload_catalog(box, "b", CASE_ITEMS, catalog_id=f"{tag}b")
+    out["later_new_collection"] = twin.measure(handle_drop, rt, drop_for(rt, url))
+    url = upload_catalog(box, "c", CASE_ITEMS, catalog_id=f"{tag}a")
+    out["later_same_collection"] = twin.measure(handle_drop, rt, drop_for(rt, url))
+    out["duplicate"] = twin.measure(handle_drop, rt, first)
+    upload_catalog(box, "a", CASE_ITEMS, catalog_id=f"{tag}a")  # the same bytes again: a new ETag
+    again = drop_for(rt, first_url)
+    out["reupload"] = twin.measure(handle_drop, rt, again)
+    twin.cancel_runs(rt)
+    return out
+
+
+def run_cases(
+    twin: Twin, rt: Runtime, rounds: int, latency_ms: int, label: str, warm_up: bool
+) -> dict[str, list[Sample]]:
+    """`rounds` samples of every case, after an untimed round if the runtime is cold (table, reports, connections)."""
+    if warm_up:
+        case_round(twin, rt, f"w{label}", latency_ms)
+    samples: dict[str, list[Sample]] = {case: [] for case in CASES}
+    for i in range(rounds):
+        for case, sample in case_round(twin, rt, f"{label}{i}", latency_ms).items():
+            samples[case].append(sample)
+    return samples
+
+
+def describe_cases(samples: dict[str, list[Sample]]) -> dict[str, Any]:
+    """Per case: end state, median/p90 ms, and the (deterministic) call counts with the GeoCatalog routes."""
+    out = {}
+    for case, runs in samples.items():
+        routes = sorted({r for s in runs for r in s.geocatalog})
+        out[case] = {
+            "title": CASE_TITLES[case],
+            "state": count_summary_str([s.state for s in runs]),
+            "ms": summary([s.ms for s in runs]),
+            "geocatalog_calls": count_summary([s.geocatalog_calls for s in runs]),
+            "geocatalog_routes": {r: count_summary([s.geocatalog.get(r, 0) for s in runs]) for r in routes},
+            "blob_reads": count_summary([s.storage("blob GET") for s in runs]),
+            "blob_calls": count_summary([s.storage("blob") for s in runs]),
+            "table_calls": count_summary([s.storage("table") for s in runs]),
+            "http_ms": {svc: round(median([s.http_ms.get(svc, 0.0) for s in runs]), 1) for svc in SERVICES},
+        }
+    return out
+
+
+def count_summary_str(values: list[str]) -> str:
+    """The one value every run agreed on, or all of them joined."""
+    return values[0] if len(set(values)) == 1 else "/".join(sorted(set(values)))
+
+
+def latency_effect(base: dict[str, Any], slow: dict[str, Any], latency_ms: int) -> dict[str, Any]:
+    """Per case: added median time against calls x latency (1.0: the calls explain all of it)."""
+    out = {}
+    for case, row in slow.items():
+        added = row["ms"]["median"] - base[case]["ms"]["median"]
+        calls = row["geocatalog_calls"] if isinstance(row["geocatalog_calls"], int) else None
+        predicted = calls * latency_ms if calls is not None else None
+        out[case] = {
+            "ms": row["ms"],
+            "added_ms": round(added, 1),
+            "predicted_ms": predicted,
+            "added_over_predicted": ratio(added, predicted) if predicted else None,
+        }
+    return out
+
+
+def revise_root(box: ContainerClient, prefix: str, n_items: int, catalog_id: str, revision: int) -> None:
+    """Upload the root catalog again with one extra `related` link: new content, same items."""
+    links = [{"rel": "root", "href": "./catalog.json"}, {"rel": "related", "href": f"./rev-{revision}"}]
+    links += [{"rel": "item", "href": f"./items/{catalog_id}-item-{i}.json"} for i in range(n_items)]
+    upload_root_catalog(box, prefix, links, catalog_id)
+
+
+def run_scaling(twin: Twin, rt: Runtime, sizes: list[int], drops: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """handle_drop up to RUNNING for catalogs of each size (source and collection exist); memory of the largest."""
+    twin.reset()
+    box = twin.container()
+    cat_id = "benchscale"
+    handle_drop(rt, drop_for(rt, upload_catalog(box, "warm", 1, catalog_id=cat_id)))  # source + collection
+    results: dict[str, Any] = {}
+    memory: dict[str, Any] = {}
+    for n in sizes:
+        url = upload_catalog(box, f"n{n}", n, catalog_id=cat_id)
+        first = drop_for(rt, url)
+        if n == max(sizes):  # the untimed first drop (it creates the ingestion) doubles as the memory probe
+            memory = measure_memory(n, handle_drop, rt, first)
+        else:
+            handle_drop(rt, first)
+        runs = []
+        for rev in range(reps_for(n, drops)):
+            revise_root(box, f"n{n}", n, cat_id, rev)
+            drop = drop_for(rt, url)
+            runs.append(twin.measure(handle_drop, rt, drop))
+            twin.cancel_runs(rt)
+        ms = summary([s.ms for s in runs])
+        results[str(n)] = {
+            "state": count_summary_str([s.state for s in runs]),
+            "ms": ms,
+            "ms_per_item": round(ms["median"] / n, 2),
+            "blob_reads": count_summary([s.storage("blob GET") for s in runs]),
+            "geocatalog_calls": count_summary([s.geocatalog_calls for s in runs]),
+        }
+    smallest = results[str(sizes[0])]["ms"]["median"]
+    for n in sizes:
+        row = results[str(n)]
+        row["x_smallest"] = ratio(row["ms"]["median"], smallest)
+        row["marginal_ms_per_item"] = ratio(row["ms"]["median"] - smallest, n - sizes[0]) if n != sizes[0] else None
+    return results, memory
+
+
+def reps_for(n_items: int, drops: int) -> int:
+    """Fewer repetitions for large catalogs: about 500 items' worth, at least 3."""
+    return max(3, min(drops, 500 // n_items))
+
+
+def measure_memory(n_items: int, call: Callable[..., Any], *args: Any) -> dict[str, Any]:
+    """Peak traced Python allocation during call(*args) (every thread), and the process's peak RSS after it."""
+    tracemalloc.start()
+    try:
+        call(*args)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return {
+        "items": n_items,
+        "tracemalloc_peak_mib": round(peak / 2**20, 2),
+        "kib_per_item": round(peak / 1024 / n_items, 1),
+        "process_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def run_source_lookup(twin: Twin, rt: Runtime, counts: list[int], rounds: int) -> dict[str, Any]:
+    """First drop into a new container when the GeoCatalog already holds K sources of other containers."""
+    out = {}
+    for k in counts:
+        twin.reset()
+        for j in range(k):
+            other = f"{twin.azurite.blob_url}/other{j}"
+            sas = rt.storage.mint_container_sas(other, timedelta(hours=1)).token
+            rt.geocatalog.create_source(
+                {"kind": "SasToken", "connectionInfo": {"containerUrl": other, "sasToken": sas}}
+            )
+        runs = []
+        for i in range(rounds):
+            box = twin.container()
+            drop = drop_for(rt, upload_catalog(box, "a", CASE_ITEMS, catalog_id=f"src{k}x{i}"))
+            runs.append(twin.measure(handle_drop, rt, drop))
+            twin.cancel_runs(rt)
+            rt.geocatalog.delete_source(runs[-1].job.source_ids)  # back to k sources for the next round
+        out[str(k)] = {
+            "ms": summary([s.ms for s in runs]),
+            "geocatalog_calls": count_summary([s.geocatalog_calls for s in runs]),
+            "source_gets": count_summary([s.geocatalog.get("GET /inma/ingestion-sources/{id}", 0) for s in runs]),
+        }
+    return out
+
+
+def run_read_path(twin: Twin, rt: Runtime, n_blobs: int, rounds: int) -> dict[str, Any]:
+    """Blob reads as CatalogStorage.read_blob does them (a client per blob) vs one shared pipeline."""
+    box = twin.container()
+    url = upload_catalog(box, "r", n_blobs, catalog_id="readpath")
+    names = [f"r/items/readpath-item-{i}.json" for i in range(n_blobs)]
+    shared = BlobServiceClient.from_connection_string(twin.azurite.connection_string)
+    cap = rt.settings.catalog_max_bytes
+    base = url.rsplit("/r/", 1)[0]
+
+    def per_blob() -> None:
+        for name in names:
+            rt.storage.read_blob(f"{base}/{name}", cap)
+
+    def pooled() -> None:
+        for name in names:
+            blob = shared.get_blob_client(box.container_name, name)
+            blob.download_blob(offset=0, length=cap + 1, max_concurrency=1).readall()
+
+    times: dict[str, list[float]] = {"read_blob": [], "shared_pipeline": []}
+    for _ in range(rounds):
+        for name, fn in (("read_blob", per_blob), ("shared_pipeline", pooled)):
+            start = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - start) * 1000 / n_blobs)
+    out: dict[str, Any] = {name: summary(v, 2) for name, v in times.items()}
+    out["blobs"] = n_blobs
+    out["speedup"] = ratio(median(times["read_blob"]), median(times["shared_pipeline"]))
+    return out
+
+
+def run_round_trip(twin: Twin, nodelay: bool, calls: int = 30) -> dict[str, Any]:
+    """One GeoCatalog GET on a kept-alive connection, with the emulator as it is and with TCP_NODELAY."""
+    out = {}
+    for mode, on in (("as_is", False), ("tcp_nodelay", True)):
+        set_emulator_nodelay(twin.emulator, on)
+        client = GeoCatalogClient(twin.emulator.url, StaticToken(TOKEN))  # a new connection per mode
+        times = []
+        for _ in range(calls + 1):
+            start = time.perf_counter()
+            client.request("GET", "/inma/ingestion-sources")
+            times.append((time.perf_counter() - start) * 1000)
+        out[mode] = summary(times[1:], 2)  # the first call opened the connection
+    set_emulator_nodelay(twin.emulator, nodelay)
+    return out
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures come from."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return {
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "commit": commit.stdout.strip(),
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="python -m bench.pipeline_bench", description=__doc__.splitlines()[0])
+    p.add_argument("--drops", type=int, default=10, help="timed samples per drop case (default 10)")
+    p.add_argument("--latency-ms", type=int, default=50, help="GeoCatalog latency injected per call (default 50)")
+    p.add_argument("--sizes", default="10,100,1000", help="catalog sizes (items) for the scaling runs")
+    p.add_argument("--sources", default="0,10,50", help="pre-existing GeoCatalog sources for the lookup runs")
+    p.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on the emulator's sockets (see README)")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json", help="JSON results")
+    args = p.parse_args(argv)
+    if args.drops < 1 or args.latency_ms < 1:
+        p.error("--drops and --latency-ms must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every measurement, print the markdown tables, write the JSON."""
+    args = parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    sources = [int(s) for s in args.sources.split(",")]
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "command": " ".join(["python -m bench.pipeline_bench", *(sys.argv[1:] if argv is None else argv)]),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "settings": {
+            "drops": args.drops,
+            "latency_ms": args.latency_ms,
+            "case_items": CASE_ITEMS,
+            "nodelay": args.nodelay,
+        },
+    }
+    with started_twin(args.nodelay) as twin:
+        slow_rounds, lookup_rounds = max(3, args.drops // 2), max(3, args.drops // 3)
+        containers = (args.drops + 1) + slow_rounds + 1 + len(sources) * lookup_rounds + 1
+        # One warm runtime for everything, as one Functions worker; runs are never capped here.
+        rt = twin.runtime(containers, max_concurrent_runs=100)
+
+        def step(name: str) -> None:
+            print(f"bench: {name} ({time.perf_counter() - started:.0f} s in)", file=sys.stderr, flush=True)
+
+        step("GeoCatalog round trip")
+        round_trip = run_round_trip(twin, args.nodelay)
+        step("drop cases")
+        base = describe_cases(run_cases(twin, rt, args.drops, 0, "c", warm_up=True))
+        step(f"drop cases with {args.latency_ms} ms per GeoCatalog call")
+        slow = describe_cases(run_cases(twin, rt, slow_rounds, args.latency_ms, "l", warm_up=False))
+        step("preflight scaling")
+        scaling, memory = run_scaling(twin, rt, sizes, args.drops)
+        step("source lookup")
+        lookup = run_source_lookup(twin, rt, sources, lookup_rounds)
+        step("blob read path")
+        read_path = run_read_path(twin, rt, 200, 3)
+    results.update(
+        cases=base,
+        latency=latency_effect(base, slow, args.latency_ms),
+        scaling=scaling,
+        memory=memory,
+        source_lookup=lookup,
+        read_path=read_path,
+        round_trip=round_trip,
+        runtime_s=round(time.perf_counter() - started, 1),
+    )
+    print(render(results))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
