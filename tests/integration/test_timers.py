@@ -73,3 +73,17 @@ def test_sweep_deletes_only_idle_owned_sources_no_unfinished_job_needs(azurite, 
     # The next drop in the swept container simply registers a new source.
     again = drop(rt, upload_catalog(owned_container, "w2", catalog_id="cat-w2"))
     assert again.state == JobState.RUNNING and again.source_ids not in ("", running.source_ids)
+
+
+def test_progress_keeps_the_preflight_count_while_the_run_is_pending(azurite, emulator):
+    container = new_container(azurite)
+    rt = runtime_for(azurite, emulator, container)
+    admin(emulator, "config", "PATCH", {"runStartDelayMs": 1500})  # hold the run in Pending
+    try:
+        job = drop(rt, upload_catalog(container, "p", n_items=4, catalog_id="cat-p"))
+        reconcile(rt)
+        job = rt.ledger.get(job.job_id)
+        assert job.state == JobState.RUNNING and job.total_items == 4
+    finally:
+        admin(emulator, "config", "PATCH", {"runStartDelayMs": 0})
+    assert reconcile_until(rt, job.job_id, lambda j: j.state.terminal).successful_items == 4
