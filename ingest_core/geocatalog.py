@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import requests
 
@@ -18,6 +18,10 @@ from ingest_core.errors import ServiceError, TransientError
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# Answers that say the request was not processed: safe to resend even a POST that creates something.
+NOT_PROCESSED_STATUS = frozenset({408, 429, 503})
+# Failed-operation codes that may pass on their own (geocatalog-api.md §6).
+TRANSIENT_OPERATION_CODES = frozenset({"InternalError", "InternalIntermitentError", "IngestionResourceTimeout"})
 TERMINAL_OPERATION = frozenset({"succeeded", "failed", "canceled"})
 
 
@@ -120,11 +124,16 @@ class GeoCatalogClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         content_type: str | None = None,
+        creates: bool = False,
     ) -> requests.Response:
-        """Send one call; retry connection errors, timeouts, 408/429/5xx; raise typed errors otherwise."""
-        url = path if path.startswith("http") else self.endpoint + path
+        """Send one call; retry connection errors, timeouts, 408/429/5xx; raise typed errors otherwise.
+
+        `creates`: a POST that makes a new resource each time (ingestion, run). After an ambiguous failure
+        (read timeout, dropped connection, 500/502/504) the service may have done it, so this call does not
+        resend: it raises TransientError and the pipeline's next attempt looks for what was created first.
+        """
+        url, query = self._url_and_query(path, params)
         route = route or path
-        query = {**(params or {}), "api-version": self.api_version}
         last = ""
         for attempt in range(self._max_retries + 1):
             headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
@@ -136,6 +145,7 @@ class GeoCatalogClient:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last, wait = f"{type(exc).__name__}", self._backoff(attempt, None)
+                ambiguous = not isinstance(exc, requests.ConnectTimeout)
             else:
                 if resp.status_code in expected:
                     return resp
@@ -143,6 +153,12 @@ class GeoCatalogClient:
                     raise _service_error(resp, method, route)
                 err = _service_error(resp, method, route)
                 last, wait = f"HTTP {resp.status_code} {err.code}", self._backoff(attempt, _retry_after_seconds(resp))
+                ambiguous = resp.status_code not in NOT_PROCESSED_STATUS
+            if creates and ambiguous:
+                raise TransientError(
+                    f"GeoCatalog {method} {route} may or may not have taken effect ({last}); "
+                    "the next attempt checks before creating again"
+                )
             if attempt == self._max_retries:
                 break
             log.warning("geocatalog %s %s: %s; retry %d in %.1fs", method, route, last, attempt + 1, wait)
@@ -151,6 +167,15 @@ class GeoCatalogClient:
             f"GeoCatalog {method} {route} still failing after {self._max_retries + 1} attempts ({last}); "
             "the platform will retry the job"
         )
+
+    def _url_and_query(self, path: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        """Absolute URL without query, and the query with exactly one api-version (ours), as the SDK does."""
+        url = path if path.startswith("http") else self.endpoint + path
+        parts = urlsplit(url)
+        query = {k: v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "api-version"}
+        query.update(params or {})
+        query["api-version"] = self.api_version
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), query
 
     def _paged(self, path: str, route: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         url: str | None = path
@@ -225,6 +250,8 @@ class GeoCatalogClient:
         op = self.wait_operation(urljoin(self.endpoint + "/", op_url), poll_interval, max_wait)
         if op.get("status", "").lower() != "succeeded":
             err = (op.get("error") or {}).get("error") or {}
+            if err.get("code") in TRANSIENT_OPERATION_CODES:
+                raise TransientError(f"collection operation {op.get('id')} failed with {err.get('code')}; retrying")
             raise ServiceError(
                 409 if "exist" in err.get("message", "").lower() else 500,
                 err.get("code", "OperationFailed"),
@@ -260,6 +287,17 @@ class GeoCatalogClient:
             route="POST /inma/collections/{collectionId}/ingestions",
             expected=(201,),
             json=body,
+            creates=True,
+        ).json()
+
+    def update_ingestion(self, collection_id: str, ingestion_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """PATCH (merge-patch) an ingestion definition's options."""
+        return self.request(
+            "PATCH",
+            f"/inma/collections/{collection_id}/ingestions/{ingestion_id}",
+            route="PATCH /inma/collections/{collectionId}/ingestions/{ingestionId}",
+            json=changes,
+            content_type="application/merge-patch+json",
         ).json()
 
     def create_run(self, collection_id: str, ingestion_id: str) -> dict[str, Any]:
@@ -269,6 +307,7 @@ class GeoCatalogClient:
             f"/inma/collections/{collection_id}/ingestions/{ingestion_id}/runs",
             route="POST /inma/collections/{collectionId}/ingestions/{ingestionId}/runs",
             expected=(201,),
+            creates=True,
         ).json()
 
     def get_run(self, collection_id: str, ingestion_id: str, run_id: str) -> dict[str, Any]:

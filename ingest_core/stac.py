@@ -66,7 +66,18 @@ def parse_catalog(data: bytes, where: str) -> dict[str, Any]:
 
 
 def _links(doc: dict[str, Any], rel: str, base: str) -> list[str]:
-    return [url_without_query(urljoin(base, link["href"])) for link in doc.get("links", []) if link.get("rel") == rel]
+    """Resolved hrefs of `rel` links; a malformed links list is bad input, said where."""
+    links = doc.get("links", [])
+    if not isinstance(links, list):
+        raise InvalidDrop('"links" must be a list', where=base)
+    out = []
+    for link in links:
+        if not isinstance(link, dict) or link.get("rel") != rel:
+            continue
+        if not isinstance(link.get("href"), str) or not link["href"]:
+            raise InvalidDrop(f'a "{rel}" link has no usable href (must be a non-empty string)', where=base)
+        out.append(url_without_query(urljoin(base, link["href"])))
+    return out
 
 
 def _inside(url: str, container_url: str) -> bool:
@@ -83,16 +94,25 @@ def _check_item(item: dict[str, Any] | Any, where: str, pf: Preflight, container
         pf.warn(f'{where}: not a STAC item (type must be "Feature")')
         return
     problems = [f"missing {k}" for k in ("id", "geometry", "assets") if not item.get(k)]
+    assets = item.get("assets") or {}
+    if not isinstance(assets, dict):
+        problems.append('"assets" must be an object of asset objects')
+        assets = {}
     if problems:
         pf.warn(f"{where}: {', '.join(problems)}")
-    if isinstance(item.get("bbox"), list) and len(item["bbox"]) >= 4:
-        pf.bboxes.append(item["bbox"])
-    dt = (item.get("properties") or {}).get("datetime")
-    if isinstance(dt, str):
-        pf.datetimes.append(dt)
+    bbox = item.get("bbox")
+    if isinstance(bbox, list) and len(bbox) in (4, 6) and all(isinstance(v, int | float) for v in bbox):
+        half = len(bbox) // 2  # 3-D boxes: keep x/y of the min and max corners
+        pf.bboxes.append([bbox[0], bbox[1], bbox[half], bbox[half + 1]])
+    props = item.get("properties")
+    if isinstance(props, dict) and isinstance(props.get("datetime"), str):
+        pf.datetimes.append(props["datetime"])
     root = _storage_root(container_url)
-    for asset in (item.get("assets") or {}).values():
-        href = url_without_query(urljoin(where, str((asset or {}).get("href", ""))))
+    for key, asset in assets.items():
+        if not isinstance(asset, dict) or not isinstance(asset.get("href"), str):
+            pf.warn(f"{where}: asset {key!r} has no href")
+            continue
+        href = url_without_query(urljoin(where, asset["href"]))
         if href.startswith(root + "/"):  # blob in this storage account: its container needs a source too
             pf.asset_containers.add(root + "/" + href[len(root) + 1 :].split("/", 1)[0])
 

@@ -137,3 +137,28 @@ def test_collection_create_tolerates_201(server):
     script.responses = [(201, {}, {"id": "c1"})]
     client(url).create_collection({"id": "c1"})
     assert len(script.seen) == 1
+
+
+def test_an_ambiguous_failure_of_a_create_is_not_resent(server):
+    url, script = server
+    script.responses = [(500, {}, err("InternalServerError")), (201, {}, {"id": "run-2"})]
+    with pytest.raises(TransientError, match="may or may not have taken effect"):
+        client(url).create_run("c", "i")
+    assert len(script.seen) == 1  # a blind resend could have started a second run
+
+
+def test_a_create_refused_before_processing_is_resent(server):
+    url, script = server
+    script.responses = [(429, {"Retry-After": "0"}, err("TooManyRequests")), (201, {}, {"id": "run-1"})]
+    assert client(url).create_run("c", "i")["id"] == "run-1"
+    assert len(script.seen) == 2
+
+
+def test_next_links_and_operation_urls_carry_exactly_one_api_version(server):
+    url, script = server
+    script.responses = [
+        (200, {}, {"value": [{"id": "a"}], "nextLink": f"{url}/inma/ingestion-sources?$skip=1&api-version=1999-01-01"}),
+        (200, {}, {"value": []}),
+    ]
+    list(client(url).list_sources())
+    assert script.seen[1][1].count("api-version=") == 1 and "api-version=2026-04-15" in script.seen[1][1]

@@ -99,3 +99,27 @@ def test_placeholder_collection_extent_comes_from_items():
         "my-coll", pf, {"id": "other", "type": "Collection", "links": [{"rel": "x"}], "license": "MIT"}
     )
     assert from_file["id"] == "my-coll" and from_file["links"] == [] and from_file["license"] == "MIT"
+
+
+@pytest.mark.parametrize(
+    "bad_item",
+    [
+        {"type": "Feature", "id": "i", "geometry": {}, "assets": ["a.tif"], "properties": "x", "bbox": ["a"]},
+        {"type": "Feature", "id": "i", "geometry": {}, "assets": {"data": "a.tif"}, "properties": None},
+        {"type": "Feature", "id": "i", "geometry": {}, "assets": {"data": {"href": 5}}},
+    ],
+)
+def test_malformed_items_are_warnings_not_crashes(bad_item):
+    root = catalog([{"rel": "item", "href": "./i.json"}])
+    pf = preflight(f"{C}/t/catalog.json", root, C, lambda u: bad_item, max_links=10)
+    assert pf.item_count == 1 and pf.warnings
+    assert all(w.startswith(f"{C}/t/i.json: ") for w in pf.warnings)
+
+
+@pytest.mark.parametrize("href", [5, None, ""])
+def test_malformed_link_hrefs_are_invalid_with_the_place(href):
+    child = catalog([{"rel": "item", "href": href}])
+    root = catalog([{"rel": "child", "href": "./a/catalog.json"}])
+    with pytest.raises(InvalidDrop, match="no usable href") as info:
+        preflight(f"{C}/t/catalog.json", root, C, lambda u: child, max_links=10)
+    assert info.value.where == f"{C}/t/a/catalog.json"
