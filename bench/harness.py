@@ -26,6 +26,8 @@ from tests.integration.twin_helpers import admin, new_container, runtime_for
 
 # The emulator's runs stay Pending this long, so no ingestion work competes with the drop being timed.
 HOLD_RUNS_SECONDS = 3600.0
+# Items per catalog in the per-drop cases: small, so the fixed costs show.
+CASE_ITEMS = 5
 
 
 @dataclass

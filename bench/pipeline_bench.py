@@ -15,22 +15,21 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import ContainerClient
 
-from bench.harness import Sample, Twin, drop_for, set_emulator_nodelay, started_twin
+from bench.findings import run_ledger_size, run_read_path, run_round_trip, run_source_lookup
+from bench.harness import CASE_ITEMS, Sample, Twin, drop_for, started_twin
 from bench.report import render
-from bench.stats import count_summary, median, ratio, summary
-from ingest_core.geocatalog import GeoCatalogClient, StaticToken
+from bench.stats import count_summary, median, ratio, summary, value_summary
 from ingest_core.pipeline import handle_drop
 from ingest_core.runtime import Runtime
-from tests.integration.twin_helpers import TOKEN, upload_catalog, upload_root_catalog
+from tests.integration.twin_helpers import upload_catalog, upload_root_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-CASE_ITEMS = 5  # items per catalog in the per-drop cases
 CASES = ("first", "later_new_collection", "later_same_collection", "duplicate", "reupload")
 SERVICES = ("geocatalog", "blob", "table")
 CASE_TITLES = {
@@ -81,7 +80,7 @@ def describe_cases(samples: dict[str, list[Sample]]) -> dict[str, Any]:
         routes = sorted({r for s in runs for r in s.geocatalog})
         out[case] = {
             "title": CASE_TITLES[case],
-            "state": count_summary_str([s.state for s in runs]),
+            "state": value_summary([s.state for s in runs]),
             "ms": summary([s.ms for s in runs]),
             "geocatalog_calls": count_summary([s.geocatalog_calls for s in runs]),
             "geocatalog_routes": {r: count_summary([s.geocatalog.get(r, 0) for s in runs]) for r in routes},
@@ -91,11 +90,6 @@ def describe_cases(samples: dict[str, list[Sample]]) -> dict[str, Any]:
             "http_ms": {svc: round(median([s.http_ms.get(svc, 0.0) for s in runs]), 1) for svc in SERVICES},
         }
     return out
-
-
-def count_summary_str(values: list[str]) -> str:
-    """The one value every run agreed on, or all of them joined."""
-    return values[0] if len(set(values)) == 1 else "/".join(sorted(set(values)))
 
 
 def latency_effect(base: dict[str, Any], slow: dict[str, Any], latency_ms: int) -> dict[str, Any]:
@@ -144,7 +138,7 @@ def run_scaling(twin: Twin, rt: Runtime, sizes: list[int], drops: int) -> tuple[
             twin.cancel_runs(rt)
         ms = summary([s.ms for s in runs])
         results[str(n)] = {
-            "state": count_summary_str([s.state for s in runs]),
+            "state": value_summary([s.state for s in runs]),
             "ms": ms,
             "ms_per_item": round(ms["median"] / n, 2),
             "blob_reads": count_summary([s.storage("blob GET") for s in runs]),
@@ -179,78 +173,6 @@ def measure_memory(n_items: int, call: Callable[..., Any], *args: Any) -> dict[s
     }
 
 
-def run_source_lookup(twin: Twin, rt: Runtime, counts: list[int], rounds: int) -> dict[str, Any]:
-    """First drop into a new container when the GeoCatalog already holds K sources of other containers."""
-    out = {}
-    for k in counts:
-        twin.reset()
-        for j in range(k):
-            other = f"{twin.azurite.blob_url}/other{j}"
-            sas = rt.storage.mint_container_sas(other, timedelta(hours=1)).token
-            rt.geocatalog.create_source(
-                {"kind": "SasToken", "connectionInfo": {"containerUrl": other, "sasToken": sas}}
-            )
-        runs = []
-        for i in range(rounds):
-            box = twin.container()
-            drop = drop_for(rt, upload_catalog(box, "a", CASE_ITEMS, catalog_id=f"src{k}x{i}"))
-            runs.append(twin.measure(handle_drop, rt, drop))
-            twin.cancel_runs(rt)
-            rt.geocatalog.delete_source(runs[-1].job.source_ids)  # back to k sources for the next round
-        out[str(k)] = {
-            "ms": summary([s.ms for s in runs]),
-            "geocatalog_calls": count_summary([s.geocatalog_calls for s in runs]),
-            "source_gets": count_summary([s.geocatalog.get("GET /inma/ingestion-sources/{id}", 0) for s in runs]),
-        }
-    return out
-
-
-def run_read_path(twin: Twin, rt: Runtime, n_blobs: int, rounds: int) -> dict[str, Any]:
-    """Blob reads as CatalogStorage.read_blob does them (a client per blob) vs one shared pipeline."""
-    box = twin.container()
-    url = upload_catalog(box, "r", n_blobs, catalog_id="readpath")
-    names = [f"r/items/readpath-item-{i}.json" for i in range(n_blobs)]
-    shared = BlobServiceClient.from_connection_string(twin.azurite.connection_string)
-    cap = rt.settings.catalog_max_bytes
-    base = url.rsplit("/r/", 1)[0]
-
-    def per_blob() -> None:
-        for name in names:
-            rt.storage.read_blob(f"{base}/{name}", cap)
-
-    def pooled() -> None:
-        for name in names:
-            blob = shared.get_blob_client(box.container_name, name)
-            blob.download_blob(offset=0, length=cap + 1, max_concurrency=1).readall()
-
-    times: dict[str, list[float]] = {"read_blob": [], "shared_pipeline": []}
-    for _ in range(rounds):
-        for name, fn in (("read_blob", per_blob), ("shared_pipeline", pooled)):
-            start = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - start) * 1000 / n_blobs)
-    out: dict[str, Any] = {name: summary(v, 2) for name, v in times.items()}
-    out["blobs"] = n_blobs
-    out["speedup"] = ratio(median(times["read_blob"]), median(times["shared_pipeline"]))
-    return out
-
-
-def run_round_trip(twin: Twin, nodelay: bool, calls: int = 30) -> dict[str, Any]:
-    """One GeoCatalog GET on a kept-alive connection, with the emulator as it is and with TCP_NODELAY."""
-    out = {}
-    for mode, on in (("as_is", False), ("tcp_nodelay", True)):
-        set_emulator_nodelay(twin.emulator, on)
-        client = GeoCatalogClient(twin.emulator.url, StaticToken(TOKEN))  # a new connection per mode
-        times = []
-        for _ in range(calls + 1):
-            start = time.perf_counter()
-            client.request("GET", "/inma/ingestion-sources")
-            times.append((time.perf_counter() - start) * 1000)
-        out[mode] = summary(times[1:], 2)  # the first call opened the connection
-    set_emulator_nodelay(twin.emulator, nodelay)
-    return out
-
-
 def machine() -> dict[str, Any]:
     """Where the figures come from."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
@@ -269,6 +191,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-ms", type=int, default=50, help="GeoCatalog latency injected per call (default 50)")
     p.add_argument("--sizes", default="10,100,1000", help="catalog sizes (items) for the scaling runs")
     p.add_argument("--sources", default="0,10,50", help="pre-existing GeoCatalog sources for the lookup runs")
+    p.add_argument(
+        "--ledger-rows", default="0,1000,5000", help="finished jobs already in the ledger, for the ledger runs"
+    )
     p.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on the emulator's sockets (see README)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json", help="JSON results")
     args = p.parse_args(argv)
@@ -282,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     sources = [int(s) for s in args.sources.split(",")]
+    ledger_rows = sorted(int(s) for s in args.ledger_rows.split(","))
     started = time.perf_counter()
     results: dict[str, Any] = {
         "command": " ".join(["python -m bench.pipeline_bench", *(sys.argv[1:] if argv is None else argv)]),
@@ -296,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     with started_twin(args.nodelay) as twin:
         slow_rounds, lookup_rounds = max(3, args.drops // 2), max(3, args.drops // 3)
-        containers = (args.drops + 1) + slow_rounds + 1 + len(sources) * lookup_rounds + 1
+        containers = (args.drops + 1) + slow_rounds + 1 + len(sources) * lookup_rounds + 2
         # One warm runtime for everything, as one Functions worker; runs are never capped here.
         rt = twin.runtime(containers, max_concurrent_runs=100)
 
@@ -315,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         lookup = run_source_lookup(twin, rt, sources, lookup_rounds)
         step("blob read path")
         read_path = run_read_path(twin, rt, 200, 3)
+        step("ledger size (last: it fills the ledger)")
+        ledger = run_ledger_size(twin, rt, ledger_rows, 3)
     results.update(
         cases=base,
         latency=latency_effect(base, slow, args.latency_ms),
@@ -323,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         source_lookup=lookup,
         read_path=read_path,
         round_trip=round_trip,
+        ledger_size=ledger,
         runtime_s=round(time.perf_counter() - started, 1),
     )
     print(render(results))

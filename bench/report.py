@@ -70,6 +70,13 @@ def other_table(results: dict[str, Any]) -> str:
             f"{read['read_blob']['median']} vs {read['shared_pipeline']['median']} ms per blob (×{read['speedup']})",
         ]
     )
+    for r in results["ledger_size"].values():
+        rows.append(
+            [
+                f"later drop with {r['jobs_in_ledger']} jobs already in the ledger",
+                f"median {r['ms']['median']} ms; {r['table_calls']} table calls, {r['table_ms']} ms in them",
+            ]
+        )
     return table(["measurement", "result"], rows)
 
 

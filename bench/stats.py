@@ -44,3 +44,9 @@ def count_summary(values: Sequence[int]) -> int | str:
 def ratio(numerator: float, denominator: float, digits: int = 2) -> float | None:
     """numerator / denominator, rounded; None when the denominator is zero."""
     return round(numerator / denominator, digits) if denominator else None
+
+
+def value_summary(values: Sequence[str]) -> str:
+    """The one value every run agreed on, or the distinct values joined by "/"."""
+    distinct = sorted(set(values))
+    return distinct[0] if len(distinct) == 1 else "/".join(distinct)

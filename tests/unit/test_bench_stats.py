@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from bench.stats import count_summary, median, percentile, ratio, summary
+from bench.stats import count_summary, median, percentile, ratio, summary, value_summary
 
 
 def test_median_matches_the_standard_library_for_odd_and_even_counts():
@@ -31,7 +31,9 @@ def test_summary_rounds_and_counts():
     assert summary([1.04, 2.0, 3.0]) == {"n": 3, "median": 2.0, "p90": 2.8, "min": 1.0, "max": 3.0}
 
 
-def test_count_summary_shows_disagreement_and_ratio_guards_zero():
+def test_count_and_value_summaries_show_disagreement_and_ratio_guards_zero():
     assert count_summary([8, 8, 8]) == 8
     assert count_summary([8, 9, 8]) == "8-9"
+    assert value_summary(["RUNNING", "RUNNING"]) == "RUNNING"
+    assert value_summary(["RUNNING", "QUEUED", "RUNNING"]) == "QUEUED/RUNNING"
     assert ratio(3.0, 2.0) == 1.5 and ratio(1.0, 0.0) is None
