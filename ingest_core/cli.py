@@ -12,6 +12,7 @@ from pathlib import Path
 from ingest_core.connections import service_client
 from ingest_core.errors import ConfigError, IngestError
 from ingest_core.events import drop_from_blob_trigger
+from ingest_core.ledger import now_utc
 from ingest_core.settings import load_settings
 
 
@@ -21,7 +22,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
     rt = runtime()
     drop = drop_from_blob_trigger(args.blob_url, rt.storage.blob_etag(args.blob_url))
-    job = handle_drop(rt, drop)
+    job = handle_drop(rt, drop, replay=now_utc().isoformat() if args.force else "")
     if job is None:
         print(f"ignored: no routing rule watches {drop.container} or the name does not end with "
               f"{rt.settings.catalog_suffix}")  # fmt: skip
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ingest", help="run the pipeline once for a catalog already in storage")
     p.add_argument("blob_url")
+    p.add_argument("--force", action="store_true", help="a new job even if this upload was seen (retry a FAILED one)")
     p.set_defaults(func=_ingest)
     p = sub.add_parser("status", help="list the jobs in the ledger")
     p.add_argument("--json", action="store_true")

@@ -15,6 +15,7 @@ from azure.data.tables import TableServiceClient, UpdateMode
 
 from ingest_core.connections import service_client
 from ingest_core.events import Drop
+from ingest_core.redaction import redact
 from ingest_core.states import TERMINAL, JobState, can_move
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,10 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def job_id_for(blob_url: str, etag: str) -> str:
+def job_id_for(blob_url: str, etag: str, replay: str = "") -> str:
     """Deterministic job id: the same upload (URL + ETag) always maps to the same row."""
-    return hashlib.sha256(f"{blob_url}|{etag}".encode()).hexdigest()[:32]
+    key = f"{blob_url}|{etag}" + (f"|replay:{replay}" if replay else "")
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def source_key_for(container_url: str) -> str:
@@ -57,6 +59,8 @@ class Job:
     run_id: str = ""
     run_requested_at: str = ""
     content_digest: str = ""  # hash of the catalog tree read at preflight
+    container_urls: str = ""  # comma-separated: the containers the catalog reads (each needs a source)
+    replay: str = ""  # set by an operator's forced replay: a new job for an already-seen upload
     total_items: int = 0
     successful_items: int = 0
     failed_items: int = 0
@@ -129,7 +133,7 @@ class Ledger:
         except ResourceNotFoundError:
             return None
 
-    def claim(self, drop: Drop, lease_seconds: float) -> tuple[Job, bool]:
+    def claim(self, drop: Drop, lease_seconds: float, replay: str = "") -> tuple[Job, bool]:
         """Insert the job row for this upload; return (job, True) when this caller may work on it.
 
         A duplicate delivery finds the row: it may take over only a non-terminal job whose
@@ -138,7 +142,8 @@ class Ledger:
         self.ensure_table()
         now = now_utc()
         job = Job(
-            job_id=job_id_for(drop.url, drop.etag),
+            job_id=job_id_for(drop.url, drop.etag, replay),
+            replay=replay,
             blob_url=drop.url,
             etag=drop.etag,
             sequencer=drop.sequencer,
@@ -180,7 +185,8 @@ class Ledger:
     def update(self, job: Job, **changes: Any) -> Job:
         """Write `changes` to the row if nobody else wrote it since we read it (ETag match)."""
         for key, value in changes.items():
-            setattr(job, key, value)
+            # Service messages are stored verbatim; make sure no signed URL or token rides along.
+            setattr(job, key, redact(value) if isinstance(value, str) else value)
         job.updated_at = now_utc().isoformat()
         try:
             meta = self._table.update_entity(

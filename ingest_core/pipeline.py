@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 RUN_ADOPTION_SKEW = timedelta(minutes=2)
 
 
-def handle_drop(rt: Runtime, drop: Drop) -> Job | None:
-    """Process one uploaded blob; returns its job (None when the blob is not ours)."""
+def handle_drop(rt: Runtime, drop: Drop, replay: str = "") -> Job | None:
+    """Process one uploaded blob; returns its job (None when the blob is not ours).
+
+    `replay` (operators only) makes a new job for an upload already seen, e.g. to retry a FAILED one.
+    """
     s = rt.settings
     rules = s.rules_or_default()
     if not watches_container(rules, drop.account, drop.container):
@@ -39,7 +42,7 @@ def handle_drop(rt: Runtime, drop: Drop) -> Job | None:
         except BlobNotFound:
             log.warning("ignored %s: the blob no longer exists", drop.url)
             return None
-    job, mine = rt.ledger.claim(drop, s.claim_lease_seconds)
+    job, mine = rt.ledger.claim(drop, s.claim_lease_seconds, replay)
     if not mine:
         log.info("job %s is %s and held elsewhere: duplicate delivery ignored", job.job_id, job.state.value)
         return job
@@ -85,7 +88,9 @@ def _supersede_older(rt: Runtime, job: Job) -> None:
             if (job.sequencer and other.sequencer)
             else other.created_at <= job.created_at
         )
-        if newer:
+        # Only a job nobody is working on and that never asked for a run: taking its lease first means
+        # a worker in the middle of starting that run is never cut off (its run would be orphaned).
+        if newer and not other.run_requested_at and rt.ledger.take_lease(other, rt.settings.claim_lease_seconds):
             try:
                 rt.ledger.transition(other, JobState.SUPERSEDED, last_error=f"superseded by job {job.job_id}")
             except StaleJob:
@@ -159,7 +164,7 @@ def _prepare(rt: Runtime, job: Job) -> Job:
     if pf.missing:
         return _defer(rt, job, pf)
     digest = reader.digest()
-    twin = _same_content_as(rt, job, digest)
+    twin = None if job.replay else _same_content_as(rt, job, digest)
     if twin is not None:
         # Storage gives every upload a new ETag, even of identical bytes: compare what was read instead.
         return rt.ledger.transition(
@@ -168,7 +173,7 @@ def _prepare(rt: Runtime, job: Job) -> Job:
             content_digest=digest,
             last_error=f"unchanged: same catalog, items and links as job {twin.job_id} ({twin.state.value})",
         )
-    job = rt.ledger.update(job, content_digest=digest)
+    job = rt.ledger.update(job, content_digest=digest, lease_until=_lease(rt))
     collection_id = rule.collection_id(path, pf.catalog_id)
     if not valid_collection_id(collection_id):
         raise InvalidDrop(
@@ -176,11 +181,14 @@ def _prepare(rt: Runtime, job: Job) -> Job:
             "(set the catalog id or the routing rule's collection)"
         )
     _ensure_collection(rt, collection_id, rule, pf, job.blob_url, reader)
-    source_ids = [ensure_source(rt, c) for c in sorted(pf.asset_containers, key=lambda c: c != container_url)]
+    containers = sorted(pf.asset_containers, key=lambda c: c != container_url)
+    source_ids = [ensure_source(rt, c) for c in containers]
     job = rt.ledger.update(
         job,
         collection_id=collection_id,
         source_ids=",".join(source_ids),
+        container_urls=",".join(containers),
+        lease_until=_lease(rt),
         total_items=pf.item_count,
         warnings="; ".join(pf.warnings),
         last_error="",
@@ -188,6 +196,11 @@ def _prepare(rt: Runtime, job: Job) -> Job:
     )
     job = _ensure_ingestion(rt, job, rule)
     return rt.ledger.transition(job, JobState.QUEUED)
+
+
+def _lease(rt: Runtime) -> str:
+    """A fresh lease end: renewed at each step so a long preparation is not taken over mid-way."""
+    return (now_utc() + timedelta(seconds=rt.settings.claim_lease_seconds)).isoformat()
 
 
 def _defer(rt: Runtime, job: Job, pf: Preflight) -> Job:
@@ -231,6 +244,11 @@ def _ensure_collection(
         rt.geocatalog.create_collection(collection_body(collection_id, pf, from_file))
         log.info("collection %s created", collection_id)
     except ServiceError as exc:
+        if exc.status == 400 and from_file is not None:
+            raise InvalidDrop(
+                f"the GeoCatalog rejected collection.json: {exc.code}: {exc.message}; fix it and upload the catalog again",
+                where=sibling_url(catalog_url, "collection.json"),
+            ) from None
         if exc.status != 409:  # 409: created concurrently by another instance, which is what we wanted
             raise
 
@@ -239,8 +257,12 @@ def _ensure_ingestion(rt: Runtime, job: Job, rule: RoutingRule) -> Job:
     """Reuse the ingestion definition for (collection, catalog URL), or create it."""
     if job.ingestion_id:
         return job
+    wanted = {"skipExistingItems": rule.skip_existing_items, "keepOriginalAssets": rule.keep_original_assets}
     for ing in rt.geocatalog.list_ingestions(job.collection_id):
         if ing.get("sourceCatalogUrl") == job.blob_url and ing.get("status", "Ready") == "Ready":
+            changed = {k: v for k, v in wanted.items() if ing.get(k) != v}
+            if changed:  # the routing rule's options changed since the definition was made
+                rt.geocatalog.update_ingestion(job.collection_id, ing["id"], changed)
             log.info("ingestion %s reused for %s", ing["id"], job.blob_url)
             return rt.ledger.update(job, ingestion_id=ing["id"])
     created = rt.geocatalog.create_ingestion(
@@ -249,8 +271,7 @@ def _ensure_ingestion(rt: Runtime, job: Job, rule: RoutingRule) -> Job:
             "importType": "StaticCatalog",
             "displayName": f"drop {job.blob_url.rsplit('/', 2)[-2]}/{job.blob_url.rsplit('/', 1)[-1]}"[:100],
             "sourceCatalogUrl": job.blob_url,
-            "skipExistingItems": rule.skip_existing_items,
-            "keepOriginalAssets": rule.keep_original_assets,
+            **wanted,
         },
     )
     log.info("ingestion %s created for %s", created["id"], job.blob_url)
@@ -269,6 +290,10 @@ def _start(rt: Runtime, job: Job) -> Job:
         return rt.ledger.update(job, lease_until="")
     run = _adopt_run(rt, job)
     if run is None:
+        # A queued job may have waited long: make sure every source it reads still has a fresh SAS.
+        job = rt.ledger.update(
+            job, source_ids=",".join(ensure_source(rt, c) for c in job.container_urls.split(",") if c)
+        )
         job = rt.ledger.update(job, run_requested_at=now_utc().isoformat())
         run = rt.geocatalog.create_run(job.collection_id, job.ingestion_id)
     op = run.get("operation", {})

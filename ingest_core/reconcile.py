@@ -13,6 +13,9 @@ from ingest_core.states import JobState
 
 log = logging.getLogger(__name__)
 
+# Attempts after which a job that keeps hitting an unexpected error is FAILED instead of retried forever.
+MAX_ATTEMPTS = 5
+
 
 @dataclass
 class Summary:
@@ -40,7 +43,13 @@ def outcome(run: dict[str, Any]) -> tuple[JobState | None, str]:
 
 def follow_run(rt: Runtime, job: Job) -> Job:
     """Record a RUNNING job's counters; move it to its terminal state when the run has ended."""
-    run = rt.geocatalog.get_run(job.collection_id, job.ingestion_id, job.run_id)
+    try:
+        run = rt.geocatalog.get_run(job.collection_id, job.ingestion_id, job.run_id)
+    except ServiceError as exc:
+        if exc.status != 404:
+            raise
+        # Deleted on the service (with its ingestion or collection): it will never finish, and it holds a slot.
+        return rt.ledger.transition(job, JobState.FAILED, last_error=f"{exc.code}: run {job.run_id} no longer exists")
     op = run.get("operation", {})
     counters = {
         "total_items": op.get("totalItems") or job.total_items,  # 0 until the service has walked the catalog
@@ -70,7 +79,23 @@ def reconcile(rt: Runtime) -> Summary:
                 summary.resumed[job.job_id] = advance(rt, job).state.value
         except StaleJob:
             continue
-        except (IngestError, ServiceError) as exc:
-            log.warning("reconcile: job %s: %s", job.job_id, exc)
-            summary.errors[job.job_id] = str(exc)
+        except Exception as exc:  # one job's fault (or a bug it triggers) must not stop the pass for the others
+            log.warning("reconcile: job %s: %s: %s", job.job_id, type(exc).__name__, exc)
+            summary.errors[job.job_id] = f"{type(exc).__name__}: {exc}"
+            _give_up_if_stuck(rt, job.job_id, exc)
     return summary
+
+
+def _give_up_if_stuck(rt: Runtime, job_id: str, exc: Exception) -> None:
+    """A job that keeps failing unexpectedly ends FAILED after MAX_ATTEMPTS, so it stops holding its place."""
+    job = rt.ledger.get(job_id)
+    if job is None or job.state.terminal or job.attempts < MAX_ATTEMPTS or isinstance(exc, IngestError):
+        return
+    try:
+        rt.ledger.transition(
+            job,
+            JobState.FAILED,
+            last_error=f"internal error after {job.attempts} attempts ({type(exc).__name__}): report it with this job id",
+        )
+    except (StaleJob, ValueError):
+        pass

@@ -21,7 +21,8 @@ ADVICE = {
     JobState.PARTIAL: "Some items failed. Check the items named in the warnings and the GeoCatalog's ingestion "
     "logs (Diagnostic settings), fix them and upload the catalog again: existing items are skipped.",
     JobState.FAILED: "The GeoCatalog refused or failed the ingestion: see error. Fix the cause (permissions, "
-    "SAS, service limits), then replay with `python -m ingest_core ingest <catalog url>`.",
+    "SAS, service limits), then replay with `python -m ingest_core ingest --force <catalog url>` "
+    "or upload the catalog again.",
     JobState.INVALID: "The catalog was not ingested. Fix what the error describes at the place it names, "
     "then upload the catalog again.",
     JobState.IGNORED: "Nothing to do: this catalog is ingested through its root catalog.",

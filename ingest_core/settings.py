@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ingest_core.connections import is_connection_string
 from ingest_core.errors import ConfigError
@@ -113,6 +113,15 @@ class Settings(BaseModel):
             raise ValueError(f"must be smaller than SAS_LIFETIME_HOURS ({life})")
         return v
 
+    @model_validator(mode="after")
+    def _managed_identity_needs_object_id(self) -> Settings:
+        if self.source_kind == SourceKind.MANAGED_IDENTITY and not self.source_object_id:
+            raise ValueError(
+                "SOURCE_KIND=BlobManagedIdentity needs SOURCE_MANAGED_IDENTITY_OBJECT_ID "
+                "(an identity attached to the GeoCatalog)"
+            )
+        return self
+
     def rules_or_default(self) -> list[RoutingRule]:
         """The configured rules, or one rule for the watched container when none are set."""
         return self.routing_rules or [RoutingRule(container=self.catalog_container)]
@@ -160,7 +169,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field_name = str(err["loc"][0]) if err["loc"] else "?"
+            if not err["loc"]:  # a rule across settings: its message names them
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
+            field_name = str(err["loc"][0])
             env_name = ENV_NAMES.get(field_name, field_name)
             where = ".".join(str(p) for p in err["loc"][1:])
             problems.append(f"setting {env_name}{'[' + where + ']' if where else ''}: {err['msg']}")

@@ -94,43 +94,51 @@ def _remember(rt: Runtime, info: SourceInfo, owned: bool | None = None) -> Sourc
     return info
 
 
-def _cached(rt: Runtime, container_url: str) -> SourceInfo | None:
-    if container_url in rt.source_cache:
-        return rt.source_cache[container_url]
-    rec = rt.ledger.get_source_record(container_url)
-    if rec and rec.get("source_id"):
-        return SourceInfo(rec["source_id"], container_url, rec.get("kind", ""), parse_time(rec.get("expiration")))
+def _known(rt: Runtime, container_url: str) -> SourceInfo | None:
+    """The source our cache or ledger names, confirmed by one GET (sweep on another instance may have deleted it)."""
+    info = rt.source_cache.get(container_url)
+    if info is None:
+        rec = rt.ledger.get_source_record(container_url)
+        if not (rec and rec.get("source_id")):
+            return None
+        info = SourceInfo(rec["source_id"], container_url, rec.get("kind", ""), parse_time(rec.get("expiration")))
+    try:
+        return _info(rt.geocatalog.get_source(info.source_id))
+    except ServiceError as exc:
+        if exc.status != 404:
+            raise
+    log.info("source %s for %s no longer exists; registering the container again", info.source_id, container_url)
+    rt.source_cache.pop(container_url, None)
+    rt.ledger.put_source_record(container_url, source_id="", owned=False)
     return None
+
+
+def _create(rt: Runtime, container_url: str) -> SourceInfo:
+    """POST a new source; a 409 means another instance won the race, so theirs is reused."""
+    # Record the intent first: if we die between the POST and the record, the source is still known as ours.
+    rt.ledger.put_source_record(container_url, source_id="", owned=True)
+    try:
+        created = rt.geocatalog.create_source(_body(rt, container_url))
+    except ServiceError as exc:
+        if exc.status != 409:
+            raise
+        log.info("source for %s created concurrently (409); reusing it", container_url)
+        info = find_source(rt, container_url)
+        if info is None:
+            raise
+        return _remember(rt, info, owned=False)
+    log.info("ingestion source %s created for %s", created["id"], container_url)
+    return _remember(rt, _info(created), owned=True)
 
 
 def ensure_source(rt: Runtime, container_url: str) -> str:
     """Return the id of a usable source for the container: reuse, refresh by PUT, or create."""
     container_url = container_url.rstrip("/")
-    info = _cached(rt, container_url) or find_source(rt, container_url)
+    info = _known(rt, container_url) or find_source(rt, container_url)
     if info is None:
-        try:
-            created = rt.geocatalog.create_source(_body(rt, container_url))
-            log.info("ingestion source %s created for %s", created["id"], container_url)
-            return _remember(rt, _info(created), owned=True).source_id
-        except ServiceError as exc:
-            if exc.status != 409:
-                raise
-            # Another instance created it between our lookup and our POST: reuse theirs.
-            log.info("source for %s created concurrently (409); reusing it", container_url)
-            info = find_source(rt, container_url)
-            if info is None:
-                raise
+        return _create(rt, container_url).source_id
     if _needs_refresh(rt, info):
-        try:
-            replaced = rt.geocatalog.replace_source(info.source_id, _body(rt, container_url, info.source_id))
-        except ServiceError as exc:
-            if exc.status != 404:
-                raise
-            # Our record was stale (someone deleted the source): forget it and start over.
-            rt.source_cache.pop(container_url, None)
-            rt.ledger.delete_source_record(container_url)
-            return ensure_source(rt, container_url)
+        replaced = rt.geocatalog.replace_source(info.source_id, _body(rt, container_url, info.source_id))
         log.info("ingestion source %s SAS refreshed in place for %s", info.source_id, container_url)
-        refreshed = _info({**replaced, "id": replaced.get("id") or info.source_id})
-        return _remember(rt, refreshed).source_id
+        info = _info({**replaced, "id": replaced.get("id") or info.source_id})
     return _remember(rt, info).source_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from ingest_core.errors import ServiceError
+from ingest_core.errors import ServiceError, TransientError
 from ingest_core.ledger import now_utc
 from ingest_core.runtime import Runtime
 from ingest_core.sources import parse_time
@@ -41,6 +41,9 @@ def sweep(rt: Runtime) -> list[str]:
             if exc.status != 404:
                 log.warning("sweep: could not delete source %s for %s: %s", sid, container_url, exc)
                 continue
+        except TransientError as exc:  # try again next sweep; the other sources still get their turn
+            log.warning("sweep: source %s for %s: %s", sid, container_url, exc)
+            continue
         rt.ledger.delete_source_record(container_url)
         rt.source_cache.pop(container_url, None)
         deleted.append(sid)

@@ -67,3 +67,10 @@ def test_local_connection_string_serves_ledger_and_reports():
     s = load_settings({"GEOCATALOG_ENDPOINT": "http://127.0.0.1:1", "CATALOG_STORAGE_CONNECTION": "UseDevelopmentStorage=true",
                        "LEDGER_STORAGE_CONNECTION": "UseDevelopmentStorage=true"})  # fmt: skip
     assert s.report_connection == "UseDevelopmentStorage=true"
+
+
+def test_managed_identity_sources_need_the_object_id():
+    with pytest.raises(ConfigError, match="SOURCE_MANAGED_IDENTITY_OBJECT_ID"):
+        load_settings({**BASE, "SOURCE_KIND": "BlobManagedIdentity"})
+    s = load_settings({**BASE, "SOURCE_KIND": "BlobManagedIdentity", "SOURCE_MANAGED_IDENTITY_OBJECT_ID": "oid"})
+    assert s.source_kind is SourceKind.MANAGED_IDENTITY
