@@ -261,8 +261,9 @@ class GeoCatalogClient:
             )
 
     def wait_operation(self, op_url: str, poll_interval: float = 0.5, max_wait: float = 120.0) -> dict[str, Any]:
-        """Poll an /inma/operations/{id} URL until the status is terminal."""
+        """Poll an /inma/operations/{id} URL until the status is terminal (first look soon, then every interval)."""
         deadline = time.monotonic() + max_wait
+        self._sleep(min(0.1, poll_interval))
         while True:
             resp = self.request("GET", op_url, route="GET /inma/operations/{operationId}")
             op = resp.json()

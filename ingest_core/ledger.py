@@ -224,9 +224,12 @@ class Ledger:
         if blob_url:
             query += " and blob_url eq @url"
             params["url"] = blob_url
+        if states:  # filtered by the service: the table grows with every drop, the unfinished part does not
+            names = sorted(s.value for s in states)
+            # (the SDK substitutes @names only between spaces)
+            query += " and ( " + " or ".join(f"state eq @s{i}" for i in range(len(names))) + " )"
+            params.update({f"s{i}": name for i, name in enumerate(names)})
         rows = [Job.from_entity(e) for e in self._table.query_entities(query, parameters=params)]
-        if states:
-            rows = [j for j in rows if j.state in states]
         return sorted(rows, key=lambda j: j.created_at)
 
     # -- sources ---------------------------------------------------------------------------------

@@ -55,10 +55,11 @@ def advance(rt: Runtime, job: Job) -> Job:
     try:
         if job.state == JobState.DEFERRED:
             job = rt.ledger.transition(job, JobState.RECEIVED)
+        queued_earlier = job.state == JobState.QUEUED
         if job.state == JobState.RECEIVED:
             job = _prepare(rt, job)
         if job.state == JobState.QUEUED:
-            job = _start(rt, job)
+            job = _start(rt, job, recheck_sources=queued_earlier)
         return job
     except InvalidDrop as exc:
         return _end(rt, job, JobState.INVALID, exc.reason, exc.where or job.blob_url)
@@ -283,17 +284,18 @@ def running_count(rt: Runtime) -> int:
     return len(rt.ledger.jobs(states={JobState.RUNNING}))
 
 
-def _start(rt: Runtime, job: Job) -> Job:
+def _start(rt: Runtime, job: Job, recheck_sources: bool) -> Job:
     """Start the run unless the cap is reached (then stay QUEUED for reconcile)."""
     if running_count(rt) >= rt.settings.max_concurrent_runs:
         log.info("job %s stays QUEUED: %d runs in flight", job.job_id, rt.settings.max_concurrent_runs)
         return rt.ledger.update(job, lease_until="")
     run = _adopt_run(rt, job)
-    if run is None:
-        # A queued job may have waited long: make sure every source it reads still has a fresh SAS.
+    if run is None and recheck_sources:
+        # A job that waited in the queue: make sure every source it reads still has a fresh SAS.
         job = rt.ledger.update(
             job, source_ids=",".join(ensure_source(rt, c) for c in job.container_urls.split(",") if c)
         )
+    if run is None:
         job = rt.ledger.update(job, run_requested_at=now_utc().isoformat())
         run = rt.geocatalog.create_run(job.collection_id, job.ingestion_id)
     op = run.get("operation", {})

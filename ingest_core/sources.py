@@ -113,8 +113,11 @@ def _known(rt: Runtime, container_url: str) -> SourceInfo | None:
     return None
 
 
+_EXISTING_ID = re.compile(r"ingestion source with id ([0-9A-Za-z-]+)")
+
+
 def _create(rt: Runtime, container_url: str) -> SourceInfo:
-    """POST a new source; a 409 means another instance won the race, so theirs is reused."""
+    """POST a new source; a 409 means the container already has one (another instance's, or anyone's): reuse it."""
     # Record the intent first: if we die between the POST and the record, the source is still known as ours.
     rt.ledger.put_source_record(container_url, source_id="", owned=True)
     try:
@@ -122,8 +125,8 @@ def _create(rt: Runtime, container_url: str) -> SourceInfo:
     except ServiceError as exc:
         if exc.status != 409:
             raise
-        log.info("source for %s created concurrently (409); reusing it", container_url)
-        info = find_source(rt, container_url)
+        log.info("container %s already has a source (409); reusing it", container_url)
+        info = _from_conflict(rt, exc.message, container_url) or find_source(rt, container_url)
         if info is None:
             raise
         return _remember(rt, info, owned=False)
@@ -131,12 +134,24 @@ def _create(rt: Runtime, container_url: str) -> SourceInfo:
     return _remember(rt, _info(created), owned=True)
 
 
+def _from_conflict(rt: Runtime, message: str, container_url: str) -> SourceInfo | None:
+    """The 409 names the existing source ("... source with id <id>"): one GET instead of listing them all."""
+    match = _EXISTING_ID.search(message)
+    if not match:
+        return None
+    try:
+        info = _info(rt.geocatalog.get_source(match.group(1)))
+    except ServiceError:
+        return None
+    return info if info.container_url.rstrip("/") == container_url else None
+
+
 def ensure_source(rt: Runtime, container_url: str) -> str:
     """Return the id of a usable source for the container: reuse, refresh by PUT, or create."""
     container_url = container_url.rstrip("/")
-    info = _known(rt, container_url) or find_source(rt, container_url)
-    if info is None:
-        return _create(rt, container_url).source_id
+    # Create first: the service allows one source per container, so its 409 is the lookup, and the
+    # usual case (a new container) costs one call instead of listing and reading every source.
+    info = _known(rt, container_url) or _create(rt, container_url)
     if _needs_refresh(rt, info):
         replaced = rt.geocatalog.replace_source(info.source_id, _body(rt, container_url, info.source_id))
         log.info("ingestion source %s SAS refreshed in place for %s", info.source_id, container_url)

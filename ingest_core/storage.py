@@ -63,9 +63,12 @@ class CatalogStorage:
         return bool(self._account_key)
 
     def _blob(self, url: str) -> BlobClient:
-        return BlobClient.from_blob_url(
-            url_without_query(url), credential=self._credential, connection_verify=self._verify
-        )
+        """A client for one blob; on our own account it shares the service's connection pool (no TLS per read)."""
+        url = url_without_query(url)
+        account, container, path = parse_blob_url(url)
+        if account == self.account_name and url.startswith(self._service.url.rstrip("/") + "/"):
+            return self._service.get_blob_client(container, path)
+        return BlobClient.from_blob_url(url, credential=self._credential, connection_verify=self._verify)
 
     def read_blob(self, url: str, max_bytes: int) -> tuple[bytes, str]:
         """Download a blob no larger than `max_bytes`; return (content, etag)."""

@@ -112,22 +112,23 @@ def test_409_race_on_source_create_reuses_the_winner(twin, emulator, monkeypatch
     container, rt = twin
     competitor = GeoCatalogClient(emulator.url, StaticToken(TOKEN))
     winner: dict = {}
-    real_list = rt.geocatalog.list_sources
+    real_create = rt.geocatalog.create_source
 
-    def list_then_lose_the_race():
-        seen = list(real_list())
-        if not winner:  # another instance creates the source right after our lookup
+    def another_instance_wins_first(body):
+        if not winner:  # another instance registers the container a moment before our POST lands
             sas = rt.storage.mint_container_sas(container.url, timedelta(hours=1))
             winner.update(competitor.create_source(
                 {"kind": "SasToken", "connectionInfo": {"containerUrl": container.url, "sasToken": sas.token}}))  # fmt: skip
-        return iter(seen)
+        return real_create(body)
 
-    monkeypatch.setattr(rt.geocatalog, "list_sources", list_then_lose_the_race)
+    monkeypatch.setattr(rt.geocatalog, "create_source", another_instance_wins_first)
     job = handle_drop(rt, drop_for(rt, upload_catalog(container, "f", catalog_id="cat-f")))
     assert job.state == JobState.RUNNING, job.last_error
     assert calls(emulator, SRC_POST) == 2  # the winner's 201 and our 409
+    assert calls(emulator, "GET /inma/ingestion-sources") == 0  # the 409 named the source: no listing
     assert [s["id"] for s in state(emulator)["sources"]] == [winner["id"]]
     assert job.source_ids == winner["id"]
+    assert rt.ledger.get_source_record(container.url)["owned"] is False  # not ours: sweep leaves it alone
 
 
 def test_existing_collection_is_not_recreated(twin, emulator):
