@@ -76,7 +76,7 @@ def run_read_path(twin: Twin, rt: Runtime, n_blobs: int, rounds: int) -> dict[st
 
 
 def run_round_trip(twin: Twin, nodelay: bool, calls: int = 30) -> dict[str, Any]:
-    """One GeoCatalog GET on a kept-alive connection, with the emulator as it is and with TCP_NODELAY."""
+    """One GeoCatalog GET on a kept-alive connection, without TCP_NODELAY (before the fix) and with it."""
     out = {}
     for mode, on in (("as_is", False), ("tcp_nodelay", True)):
         set_emulator_nodelay(twin.emulator, on)

@@ -149,16 +149,16 @@ class Twin:
 
 
 def set_emulator_nodelay(server: EmulatorServer, on: bool) -> None:
-    """TCP_NODELAY on the emulator's sockets from the next connection on (a bench-only diagnostic switch).
+    """TCP_NODELAY on the emulator's sockets from the next connection on (on by default since the fix).
 
-    The emulator writes a response's headers and body in two send() calls without it, so on a kept-alive
+    The emulator writes a response's headers and body in two send() calls; without it, on a kept-alive
     connection each call waits for the client's delayed ACK (about 40 ms on Linux).
     """
     server._httpd.RequestHandlerClass.disable_nagle_algorithm = on  # the stdlib StreamRequestHandler switch
 
 
 @contextmanager
-def started_twin(nodelay: bool = False) -> Iterator[Twin]:
+def started_twin(nodelay: bool = True) -> Iterator[Twin]:
     """Start Azurite (https, in memory) and the emulator the way the integration tests do; stop both after."""
     with ExitStack() as stack:
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))

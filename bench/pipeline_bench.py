@@ -194,7 +194,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--ledger-rows", default="0,1000,5000", help="finished jobs already in the ledger, for the ledger runs"
     )
-    p.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on the emulator's sockets (see README)")
+    p.add_argument(
+        "--delayed-ack",
+        dest="nodelay",
+        action="store_false",
+        help="turn the emulator's TCP_NODELAY off (its behaviour before the fix) to see what it cost",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json", help="JSON results")
     args = p.parse_args(argv)
     if args.drops < 1 or args.latency_ms < 1:
