@@ -5,30 +5,22 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import pytest
-
-from ingest_core.events import drop_from_blob_trigger
 from ingest_core.geocatalog import GeoCatalogClient, StaticToken
 from ingest_core.pipeline import handle_drop
 from ingest_core.states import JobState
-from tests.integration.twin_helpers import TOKEN, admin, calls, new_container, runtime_for, upload_catalog
-
-SRC_POST = "POST /inma/ingestion-sources"
-SRC_PUT = "PUT /inma/ingestion-sources/{id}"
-COLL_POST = "POST /stac/collections"
-ING_POST = "POST /inma/collections/{collectionId}/ingestions"
-RUN_POST = "POST /inma/collections/{collectionId}/ingestions/{ingestionId}/runs"
-
-
-@pytest.fixture
-def twin(azurite, emulator):
-    admin(emulator, "reset", "POST")
-    container = new_container(azurite)
-    return container, runtime_for(azurite, emulator, container)
-
-
-def drop_for(rt, url):
-    return drop_from_blob_trigger(url, rt.storage.blob_etag(url))
+from tests.integration.twin_helpers import (
+    COLL_POST,
+    ING_POST,
+    RUN_POST,
+    SRC_POST,
+    SRC_PUT,
+    TOKEN,
+    admin,
+    calls,
+    drop_for,
+    runtime_for,
+    upload_catalog,
+)
 
 
 def state(emulator):

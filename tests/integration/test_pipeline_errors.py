@@ -11,37 +11,26 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from ingest_core.errors import TransientError
-from ingest_core.events import drop_from_blob_trigger
 from ingest_core.pipeline import handle_drop
 from ingest_core.reconcile import reconcile
 from ingest_core.reports import report_name
 from ingest_core.states import JobState
 from local_twin.azurite import ACCOUNT_KEY
 from tests.integration.twin_helpers import (
+    COLL_POST,
+    ING_POST,
+    RUN_POST,
+    SRC_POST,
     TOKEN,
     admin,
     calls,
-    new_container,
+    drop_for,
     runtime_for,
     upload_catalog,
     upload_root_catalog,
 )
 
-RUN_POST = "POST /inma/collections/{collectionId}/ingestions/{ingestionId}/runs"
-CREATES = (
-    "POST /inma/ingestion-sources",
-    "POST /stac/collections",
-    "POST /inma/collections/{collectionId}/ingestions",
-    RUN_POST,
-)
-
-
-@pytest.fixture
-def twin(azurite, emulator):
-    admin(emulator, "reset", "POST")
-    admin(emulator, "faults", "DELETE")
-    container = new_container(azurite)
-    return container, runtime_for(azurite, emulator, container, claim_lease_seconds=2)
+CREATES = (SRC_POST, COLL_POST, ING_POST, RUN_POST)
 
 
 def read_report(rt, job):
@@ -49,10 +38,6 @@ def read_report(rt, job):
         rt.settings.report_container
     )
     return json.loads(container.download_blob(report_name(job)).readall())
-
-
-def drop_for(rt, url):
-    return drop_from_blob_trigger(url, rt.storage.blob_etag(url))
 
 
 @pytest.mark.parametrize(

@@ -8,28 +8,20 @@ import pytest
 
 from ingest_core import pipeline, reconcile
 from ingest_core.errors import TransientError
-from ingest_core.events import drop_from_blob_trigger
 from ingest_core.geocatalog import GeoCatalogClient, StaticToken
 from ingest_core.ledger import now_utc
-from ingest_core.pipeline import handle_drop
 from ingest_core.states import JobState
-from tests.integration.twin_helpers import TOKEN, admin, calls, new_container, runtime_for, upload_catalog
-
-RUN_POST = "POST /inma/collections/{collectionId}/ingestions/{ingestionId}/runs"
-SRC_POST = "POST /inma/ingestion-sources"
-ING_PATCH = "PATCH /inma/collections/{collectionId}/ingestions/{ingestionId}"
-
-
-@pytest.fixture
-def twin(azurite, emulator):
-    admin(emulator, "reset", "POST")
-    admin(emulator, "faults", "DELETE")
-    container = new_container(azurite)
-    return container, runtime_for(azurite, emulator, container)
-
-
-def drop(rt, url, replay=""):
-    return handle_drop(rt, drop_from_blob_trigger(url, rt.storage.blob_etag(url)), replay=replay)
+from tests.integration.twin_helpers import (
+    ING_PATCH,
+    RUN_POST,
+    SRC_POST,
+    TOKEN,
+    admin,
+    calls,
+    drop,
+    runtime_for,
+    upload_catalog,
+)
 
 
 def test_a_run_created_by_an_attempt_that_lost_the_reply_is_adopted_not_duplicated(twin, emulator):

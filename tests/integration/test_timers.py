@@ -7,23 +7,24 @@ from datetime import timedelta
 
 import pytest
 
-from ingest_core.events import drop_from_blob_trigger
 from ingest_core.geocatalog import GeoCatalogClient, StaticToken
-from ingest_core.pipeline import handle_drop
 from ingest_core.reconcile import reconcile
 from ingest_core.states import JobState
 from ingest_core.sweep import sweep
-from tests.integration.twin_helpers import TOKEN, admin, new_container, runtime_for, upload_catalog
+from tests.integration.twin_helpers import (
+    TOKEN,
+    admin,
+    drop,
+    fresh_emulator,
+    new_container,
+    runtime_for,
+    upload_catalog,
+)
 
 
 @pytest.fixture(autouse=True)
 def _clean(emulator):
-    admin(emulator, "reset", "POST")
-    admin(emulator, "faults", "DELETE")
-
-
-def drop(rt, url):
-    return handle_drop(rt, drop_from_blob_trigger(url, rt.storage.blob_etag(url)))
+    fresh_emulator(emulator)
 
 
 def reconcile_until(rt, job_id, predicate, timeout=30.0):

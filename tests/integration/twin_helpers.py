@@ -9,10 +9,21 @@ from typing import Any
 import requests
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from ingest_core.events import Drop, drop_from_blob_trigger
+from ingest_core.ledger import Job
+from ingest_core.pipeline import handle_drop
 from ingest_core.runtime import Runtime, build_runtime
 from ingest_core.settings import Settings
 
 TOKEN = "local-test-token"
+
+# Emulator request-count keys (route templates) for the "exactly one of each" assertions.
+SRC_POST = "POST /inma/ingestion-sources"
+SRC_PUT = "PUT /inma/ingestion-sources/{id}"
+COLL_POST = "POST /stac/collections"
+ING_POST = "POST /inma/collections/{collectionId}/ingestions"
+ING_PATCH = "PATCH /inma/collections/{collectionId}/ingestions/{ingestionId}"
+RUN_POST = "POST /inma/collections/{collectionId}/ingestions/{ingestionId}/runs"
 
 
 def make_settings(azurite: Any, emulator: Any, container: str, **overrides: Any) -> Settings:
@@ -89,3 +100,19 @@ def admin(emulator: Any, path: str, method: str = "GET", body: Any = None) -> An
 def calls(emulator: Any, route: str) -> int:
     """How many requests the emulator has served for `METHOD /route/template`."""
     return int(admin(emulator, "requests").get(route, 0))
+
+
+def drop_for(rt: Runtime, url: str) -> Drop:
+    """The Drop the blob trigger would hand over for this blob now (its current ETag)."""
+    return drop_from_blob_trigger(url, rt.storage.blob_etag(url))
+
+
+def drop(rt: Runtime, url: str, replay: str = "") -> Job | None:
+    """Deliver the blob's BlobCreated once, straight to the pipeline."""
+    return handle_drop(rt, drop_for(rt, url), replay=replay)
+
+
+def fresh_emulator(emulator: Any) -> None:
+    """Forget every resource, count and fault of earlier tests."""
+    admin(emulator, "reset", "POST")
+    admin(emulator, "faults", "DELETE")
