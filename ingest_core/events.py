@@ -31,11 +31,6 @@ class Drop(BaseModel):
     api: str = ""
     size: int | None = None
 
-    @property
-    def container_url(self) -> str:
-        """The blob's container URL (no trailing slash)."""
-        return container_url_of(self.url)
-
 
 def container_url_of(blob_url: str) -> str:
     """The container part of a blob URL (works for account hosts and Azurite's path style)."""

@@ -6,6 +6,7 @@ from ingest_core.errors import InvalidDrop
 from ingest_core.events import (
     NEW_UPLOAD_APIS,
     blob_created_event,
+    container_url_of,
     drop_from_blob_trigger,
     drops_from_event,
     parse_blob_url,
@@ -36,7 +37,7 @@ def test_event_grid_schema_array_gives_one_drop_with_unquoted_etag():
     assert (drop.account, drop.container, drop.path) == ("my-storage-account", "testcontainer", "a/catalog.json")
     assert drop.etag == "0x8D4BCC2E4835CD0"
     assert drop.sequencer == "00000000000004420000000000028963"
-    assert drop.container_url == "https://my-storage-account.blob.core.windows.net/testcontainer"
+    assert container_url_of(drop.url) == "https://my-storage-account.blob.core.windows.net/testcontainer"
 
 
 def test_cloudevents_schema_is_accepted():
@@ -103,9 +104,9 @@ def test_both_triggers_spell_a_blob_url_the_same_way():
 
 
 def test_container_url_when_account_and_container_share_a_name():
-    assert drop_from_blob_trigger("https://127.0.0.1:1/cats/cats/cats/catalog.json", "e").container_url == (
+    assert container_url_of(drop_from_blob_trigger("https://127.0.0.1:1/cats/cats/cats/catalog.json", "e").url) == (
         "https://127.0.0.1:1/cats/cats"
     )
-    assert drop_from_blob_trigger("https://cats.blob.core.windows.net/cats/catalog.json", "e").container_url == (
-        "https://cats.blob.core.windows.net/cats"
-    )
+    assert container_url_of(
+        drop_from_blob_trigger("https://cats.blob.core.windows.net/cats/catalog.json", "e").url
+    ) == ("https://cats.blob.core.windows.net/cats")
