@@ -20,7 +20,7 @@ app = func.FunctionApp()
 def on_catalog_blob(blob: func.InputStream) -> None:
     """A blob landed in the watched container."""
     props = blob.blob_properties or {}
-    entry.on_blob(blob.uri, props.get("ETag") or props.get("Etag"), blob.length)
+    entry.on_blob(blob.uri, props.get("ETag") or props.get("Etag"), blob.length, blob.read())
 
 
 @app.function_name(name="on_blob_event")

@@ -12,7 +12,8 @@ from azure.storage.blob import BlobServiceClient
 from bench.harness import CASE_ITEMS, Twin, drop_for, set_emulator_nodelay
 from bench.stats import count_summary, median, ratio, summary
 from ingest_core.geocatalog import GeoCatalogClient, StaticToken
-from ingest_core.ledger import Job
+from ingest_core.job import Job
+from ingest_core.ledger import blob_partition, job_id_for
 from ingest_core.pipeline import handle_drop
 from ingest_core.runtime import Runtime
 from ingest_core.states import JobState
@@ -92,12 +93,16 @@ def run_round_trip(twin: Twin, nodelay: bool, calls: int = 30) -> dict[str, Any]
 
 
 def seed_finished_jobs(twin: Twin, rt: Runtime, container_url: str, first: int, count: int) -> None:
-    """Insert `count` SUCCEEDED job rows of other catalogs straight into the ledger table (batches of 100)."""
+    """Insert `count` SUCCEEDED job rows of other catalogs straight into the ledger table (batches of 100).
+
+    Each batch is 100 earlier uploads of one catalog: one blob's finished jobs share a partition.
+    """
     table = TableServiceClient.from_connection_string(twin.azurite.connection_string)
     client = table.get_table_client(rt.settings.ledger_table)
     for start in range(first, first + count, 100):
+        url = f"{container_url}/old{start // 100}/catalog.json"
         rows = [
-            Job(f"seed{i:08d}", f"{container_url}/old{i}/catalog.json", "seed", JobState.SUCCEEDED).to_entity()
+            Job(job_id_for(url, f"seed{i}"), url, f"seed{i}", JobState.SUCCEEDED).to_entity(blob_partition(url))
             for i in range(start, min(start + 100, first + count))
         ]
         client.submit_transaction([("create", row) for row in rows])

@@ -12,7 +12,7 @@ from pathlib import Path
 from ingest_core.connections import service_client
 from ingest_core.errors import ConfigError, IngestError
 from ingest_core.events import drop_from_blob_trigger
-from ingest_core.ledger import now_utc
+from ingest_core.job import now_utc
 from ingest_core.settings import load_settings
 
 
@@ -77,6 +77,14 @@ def _drop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(_: argparse.Namespace) -> int:
+    from ingest_core.entry import runtime
+    from ingest_core.migrate import migrate
+
+    print(json.dumps(migrate(runtime().ledger)))
+    return 0
+
+
 def _reconcile(_: argparse.Namespace) -> int:
     from ingest_core.entry import on_reconcile
 
@@ -109,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_drop)
     sub.add_parser("reconcile", help="run one reconcile pass now").set_defaults(func=_reconcile)
     sub.add_parser("sweep", help="run one sweep pass now").set_defaults(func=_sweep)
+    sub.add_parser("migrate", help="move job rows of the previous ledger layout (one-shot)").set_defaults(func=_migrate)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

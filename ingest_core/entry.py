@@ -9,7 +9,7 @@ from typing import Any
 from ingest_core import reconcile, sweep
 from ingest_core.errors import InvalidDrop
 from ingest_core.events import drop_from_blob_trigger, drops_from_event
-from ingest_core.ledger import Job
+from ingest_core.job import Job
 from ingest_core.pipeline import handle_drop
 from ingest_core.runtime import Runtime, build_runtime
 from ingest_core.settings import load_settings
@@ -35,14 +35,14 @@ def reset_runtime() -> None:
         _runtime = None
 
 
-def on_blob(uri: str, etag: str | None, length: int | None) -> Job | None:
-    """Blob trigger input → pipeline."""
+def on_blob(uri: str, etag: str | None, length: int | None, content: bytes | None = None) -> Job | None:
+    """Blob trigger input → pipeline; `content`, the bytes the host already read, saves reading them again."""
     try:
         drop = drop_from_blob_trigger(uri, etag, length)
     except InvalidDrop as exc:  # not retried: a retry would fail the same way
         log.error("blob trigger input rejected: %s", exc)
         return None
-    return handle_drop(runtime(), drop)
+    return handle_drop(runtime(), drop, content=content)
 
 
 def on_event(payload: dict[str, Any] | list[Any]) -> list[Job | None]:

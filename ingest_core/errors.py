@@ -34,3 +34,27 @@ class ServiceError(IngestError):
         self.method = method
         self.route = route
         super().__init__(f"{method} {route} -> HTTP {status} {code}: {message}".strip())
+
+
+class StaleRow(Exception):
+    """A conditional table write lost: another writer changed (or removed) the row first."""
+
+
+class StaleJob(StaleRow):
+    """Another writer changed the job first (ETag mismatch); re-read before deciding anything."""
+
+
+class RowExists(Exception):
+    """An insert found the row already there (a claim that someone else made first)."""
+
+
+class IllegalTransition(ValueError):
+    """A state change the transition table does not allow (a bug, never bad input)."""
+
+
+class UnknownField(AttributeError):
+    """A job update named a field the Job does not have (a typo would otherwise be lost silently)."""
+
+
+class BlobNotFound(Exception):
+    """The blob does not exist (yet)."""

@@ -6,8 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest_core.errors import IngestError, ServiceError
-from ingest_core.ledger import Job, StaleJob
+from ingest_core.errors import IngestError, ServiceError, StaleJob
+from ingest_core.job import Job, now_utc
 from ingest_core.runtime import Runtime
 from ingest_core.states import JobState
 
@@ -59,8 +59,15 @@ def follow_run(rt: Runtime, job: Job) -> Job:
     }
     state, error = outcome(run)
     if state is None:
+        if all(getattr(job, k) == v for k, v in counters.items()):
+            return job  # nothing new: no write
         return rt.ledger.update(job, **counters)
     return rt.ledger.transition(job, state, last_error=error, **counters)
+
+
+def _due_first(job: Job) -> tuple:
+    """Jobs whose next attempt is due (or that have none) before those waiting; oldest first within."""
+    return (job.next_attempt_at or job.created_at, job.created_at)
 
 
 def reconcile(rt: Runtime) -> Summary:
@@ -69,15 +76,18 @@ def reconcile(rt: Runtime) -> Summary:
 
     summary = Summary()
     lease = rt.settings.claim_lease_seconds
-    for job in rt.ledger.jobs(states={JobState.RUNNING, JobState.RECEIVED, JobState.DEFERRED, JobState.QUEUED}):
+    rt.ledger.free_orphan_slots(rt.settings.max_concurrent_runs)
+    now = now_utc()
+    for job in sorted(rt.ledger.open_jobs(), key=_due_first):
         try:
             if job.state == JobState.RUNNING:
                 after = follow_run(rt, job)
                 if after.state.terminal:
                     summary.finished[job.job_id] = after.state.value
-            elif rt.ledger.take_lease(job, lease):
+            elif (job.next_attempt_at is None or job.next_attempt_at <= now) and rt.ledger.take_lease(job, lease):
                 summary.resumed[job.job_id] = advance(rt, job).state.value
         except StaleJob:
+            rt.ledger.tidy(job.job_id)  # it may have ended elsewhere, leaving its open row behind
             continue
         except Exception as exc:  # one job's fault (or a bug it triggers) must not stop the pass for the others
             log.warning("reconcile: job %s: %s: %s", job.job_id, type(exc).__name__, exc)
@@ -97,5 +107,5 @@ def _give_up_if_stuck(rt: Runtime, job_id: str, exc: Exception) -> None:
             JobState.FAILED,
             last_error=f"internal error after {job.attempts} attempts ({type(exc).__name__}): report it with this job id",
         )
-    except (StaleJob, ValueError):
+    except (StaleJob, ValueError):  # ValueError: IllegalTransition
         pass

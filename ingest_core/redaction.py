@@ -54,3 +54,15 @@ def install_log_redaction() -> None:
 
         logging.setLogRecordFactory(factory)
         _installed = True
+
+
+TRUNCATION_MARK = " …[truncated, {n} more characters]"
+
+
+def cap_text(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, with a visible mark saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    mark = TRUNCATION_MARK.format(n=len(text) - limit)
+    keep = max(0, limit - len(mark))
+    return text[:keep] + TRUNCATION_MARK.format(n=len(text) - keep)

@@ -10,23 +10,29 @@ from ingest_core.ledger import Ledger
 from ingest_core.redaction import install_log_redaction
 from ingest_core.reports import ReportWriter
 from ingest_core.settings import Settings
-from ingest_core.sources import SourceInfo
+from ingest_core.sources import Sources
 from ingest_core.storage import CatalogStorage
+from ingest_core.table_store import AzureTableStore, TableStore
 
 
 @dataclass
 class Runtime:
-    """Settings plus one client per external service, and the per-process source cache."""
+    """Settings plus one client per external service, and what this process knows already."""
 
     settings: Settings
     storage: CatalogStorage
     geocatalog: GeoCatalogClient
     ledger: Ledger
-    source_cache: dict[str, SourceInfo] = field(default_factory=dict)
+    sources: Sources
+    # Collections this process created or saw exist: no call for them on later drops.
+    known_collections: set[str] = field(default_factory=set)
 
 
-def build_runtime(settings: Settings, credential: Any | None = None) -> Runtime:
-    """Wire the clients; `credential` (azure-identity) is used for storage and GeoCatalog unless local."""
+def build_runtime(settings: Settings, credential: Any | None = None, store: TableStore | None = None) -> Runtime:
+    """Wire the clients; `credential` (azure-identity) is used for storage and GeoCatalog unless local.
+
+    `store` replaces the ledger's Azure table (the in-memory store of the fast unit tier).
+    """
     install_log_redaction()
     if settings.geocatalog_static_token:
         token = StaticToken(settings.geocatalog_static_token)
@@ -36,20 +42,16 @@ def build_runtime(settings: Settings, credential: Any | None = None) -> Runtime:
 
             credential = DefaultAzureCredential()
         token = CredentialToken(credential, settings.geocatalog_scope)
-    return Runtime(
-        settings=settings,
-        storage=CatalogStorage(settings.catalog_connection, credential=credential),
-        geocatalog=GeoCatalogClient(
-            settings.geocatalog_endpoint,
-            token,
-            api_version=settings.geocatalog_api_version,
-            max_retries=settings.http_max_retries,
-            backoff_cap=settings.http_backoff_cap_seconds,
-        ),
-        ledger=Ledger(
-            settings.ledger_connection,
-            settings.ledger_table,
-            credential=credential,
-            on_terminal=ReportWriter(settings.report_connection, settings.report_container, credential=credential),
-        ),
+    storage = CatalogStorage(settings.catalog_connection, credential=credential)
+    geocatalog = GeoCatalogClient(
+        settings.geocatalog_endpoint,
+        token,
+        api_version=settings.geocatalog_api_version,
+        max_retries=settings.http_max_retries,
+        backoff_cap=settings.http_backoff_cap_seconds,
     )
+    ledger = Ledger(
+        store or AzureTableStore(settings.ledger_connection, settings.ledger_table, credential=credential),
+        on_terminal=ReportWriter(settings.report_connection, settings.report_container, credential=credential),
+    )
+    return Runtime(settings, storage, geocatalog, ledger, Sources(settings, geocatalog, storage, ledger))

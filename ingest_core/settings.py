@@ -34,6 +34,7 @@ ENV_NAMES: dict[str, str] = {
     "sas_lifetime_hours": "SAS_LIFETIME_HOURS",
     "sas_refresh_margin_hours": "SAS_REFRESH_MARGIN_HOURS",
     "stale_source_ttl_hours": "STALE_SOURCE_TTL_HOURS",
+    "source_trust_seconds": "SOURCE_TRUST_SECONDS",
     "max_concurrent_runs": "MAX_CONCURRENT_RUNS",
     "catalog_max_bytes": "CATALOG_MAX_BYTES",
     "preflight_max_links": "PREFLIGHT_MAX_LINKS",
@@ -87,6 +88,8 @@ class Settings(BaseModel):
     sas_lifetime_hours: PositiveHours = 24.0
     sas_refresh_margin_hours: PositiveHours = 6.0
     stale_source_ttl_hours: PositiveHours = 72.0
+    # A source this process created or confirmed is used without another GET for this long.
+    source_trust_seconds: float = Field(default=300.0, ge=0)
     max_concurrent_runs: int = Field(default=5, ge=1, le=100)
     catalog_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     preflight_max_links: int = Field(default=10_000, ge=1)

@@ -36,7 +36,10 @@ ALLOWED: dict[JobState, frozenset[JobState]] = {
         {JobState.DEFERRED, JobState.QUEUED, JobState.RUNNING, JobState.FAILED, JobState.INVALID, JobState.IGNORED,
          JobState.SUPERSEDED}
     ),
-    JobState.DEFERRED: frozenset({JobState.RECEIVED, JobState.INVALID, JobState.SUPERSEDED, JobState.FAILED}),
+    JobState.DEFERRED: frozenset(
+        {JobState.RECEIVED, JobState.QUEUED, JobState.RUNNING, JobState.INVALID, JobState.IGNORED,
+         JobState.SUPERSEDED, JobState.FAILED}
+    ),
     JobState.QUEUED: frozenset({JobState.RUNNING, JobState.FAILED, JobState.SUPERSEDED}),
     JobState.RUNNING: frozenset({JobState.SUCCEEDED, JobState.PARTIAL, JobState.FAILED}),
 }  # fmt: skip

@@ -17,7 +17,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobClient, BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
 from ingest_core.connections import service_client
-from ingest_core.errors import InvalidDrop, ServiceError, TransientError
+from ingest_core.errors import BlobNotFound, InvalidDrop, ServiceError, TransientError
 from ingest_core.events import parse_blob_url, url_without_query
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,6 @@ class ContainerSas:
 
     def __repr__(self) -> str:  # keeps the token out of any accidental repr/log
         return f"ContainerSas(expires_on={self.expires_on.isoformat()}, token=<redacted>)"
-
-
-class BlobNotFound(Exception):
-    """The blob does not exist (yet)."""
 
 
 class CatalogStorage:
@@ -100,11 +96,16 @@ class CatalogStorage:
         except (ServiceRequestError, HttpResponseError) as exc:
             raise _storage_error(exc, url) from None
 
-    def mint_container_sas(self, container_url: str, lifetime: timedelta) -> ContainerSas:
-        """A read+list SAS for one container: user-delegation unless a local account key is configured."""
+    def mint_container_sas(
+        self, container_url: str, lifetime: timedelta, expires_on: datetime | None = None
+    ) -> ContainerSas:
+        """A read+list SAS for one container: user-delegation unless a local account key is configured.
+
+        `expires_on` fixes the expiry (to the second): the sources service uses it to recognise its own source.
+        """
         account, container, _ = parse_blob_url(container_url.rstrip("/") + "/x")
         now = datetime.now(UTC).replace(microsecond=0)
-        start, expiry = now - SAS_START_SKEW, now + lifetime
+        start, expiry = now - SAS_START_SKEW, (expires_on.replace(microsecond=0) if expires_on else now + lifetime)
         perms = ContainerSasPermissions(read=True, list=True)
         if self._account_key:
             token = generate_container_sas(

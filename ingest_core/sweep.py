@@ -6,18 +6,15 @@ import logging
 from datetime import timedelta
 
 from ingest_core.errors import ServiceError, TransientError
-from ingest_core.ledger import now_utc
+from ingest_core.job import now_utc, parse_time
 from ingest_core.runtime import Runtime
-from ingest_core.sources import parse_time
-from ingest_core.states import TERMINAL, JobState
 
 log = logging.getLogger(__name__)
 
 
 def sources_in_use(rt: Runtime) -> set[str]:
     """Source ids that an unfinished job still needs."""
-    unfinished = set(JobState) - TERMINAL
-    return {sid for job in rt.ledger.jobs(states=unfinished) for sid in job.source_ids.split(",") if sid}
+    return {sid for job in rt.ledger.open_jobs() for sid in job.source_ids}
 
 
 def sweep(rt: Runtime) -> list[str]:
@@ -45,7 +42,7 @@ def sweep(rt: Runtime) -> list[str]:
             log.warning("sweep: source %s for %s: %s", sid, container_url, exc)
             continue
         rt.ledger.delete_source_record(container_url)
-        rt.source_cache.pop(container_url, None)
+        rt.sources.forget(container_url)
         deleted.append(sid)
         log.info("sweep: deleted source %s for %s (%s)", sid, container_url, "expired" if expired else "idle")
     return deleted

@@ -16,7 +16,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient
 from azure.storage.blob import BlobClient, BlobServiceClient
 
-from ingest_core.ledger import JOB_PARTITION, Job
+from ingest_core.job import Job
 from local_twin.deliveries import DELIVERED
 from local_twin.stackenv import PID_KEYS, read_stack_env
 
@@ -85,10 +85,13 @@ class Twin:
                                                    connection_verify=env["REQUESTS_CA_BUNDLE"])  # fmt: skip
         with table:
             try:
-                rows = list(table.query_entities(f"PartitionKey eq '{JOB_PARTITION}'"))
+                rows = list(table.query_entities("kind eq 'job'"))
             except ResourceNotFoundError:  # the first claim creates the table
                 return []
-            return [Job.from_entity(row).public() for row in rows]
+            # A finished row (blob partition) wins over an open one a crash may have left behind.
+            rows.sort(key=lambda r: r["PartitionKey"] != "open")
+            jobs = {r["RowKey"]: Job.from_entity({**r, "_etag": ""}).public() for r in rows}
+            return list(jobs.values())
 
     def job(self, blob: BlobClient) -> dict[str, Any] | None:
         """The job of the blob's current version."""

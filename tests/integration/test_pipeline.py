@@ -40,7 +40,7 @@ def test_one_drop_creates_exactly_one_of_each_with_the_contract_body(twin, emula
     assert ing["sourceCatalogUrl"] == url and ing["importType"] == "StaticCatalog"
     assert ing["skipExistingItems"] is True and ing["keepOriginalAssets"] is False
     assert job.collection_id == "cat-one" and job.ingestion_id == ing["id"] and job.run_id
-    assert job.source_ids == src["id"] and job.total_items == 2
+    assert job.source_ids == [src["id"]] and job.total_items == 2
 
 
 def test_five_concurrent_deliveries_still_make_one_of_each(twin, emulator):
@@ -119,8 +119,8 @@ def test_409_race_on_source_create_reuses_the_winner(twin, emulator, monkeypatch
     assert calls(emulator, SRC_POST) == 2  # the winner's 201 and our 409
     assert calls(emulator, "GET /inma/ingestion-sources") == 0  # the 409 named the source: no listing
     assert [s["id"] for s in state(emulator)["sources"]] == [winner["id"]]
-    assert job.source_ids == winner["id"]
-    assert rt.ledger.get_source_record(container.url)["owned"] is False  # not ours: sweep leaves it alone
+    assert job.source_ids == [winner["id"]]
+    assert not rt.ledger.get_source_record(container.url).get("owned")  # not ours: sweep leaves it alone
 
 
 def test_existing_collection_is_not_recreated(twin, emulator):
@@ -130,9 +130,17 @@ def test_existing_collection_is_not_recreated(twin, emulator):
                                      "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]},
                                                 "temporal": {"interval": [[None, None]]}}})  # fmt: skip
     before = calls(emulator, COLL_POST)
+    rt.known_collections.clear()  # as in a fresh process that has not seen it
     job = handle_drop(rt, drop_for(rt, upload_catalog(container, "g", catalog_id="cat-g")))
     assert job.state == JobState.RUNNING
-    assert calls(emulator, COLL_POST) == before
+    # Creation goes first: its operation answers "exists", and the collection is left as it was.
+    assert calls(emulator, COLL_POST) == before + 1
+    assert rt.geocatalog.get_collection("cat-g")["description"] == "pre-existing"
+    assert state(emulator)["collections"].count("cat-g") == 1
+    # Known from then on: a later catalog into it makes no collection call at all.
+    later = handle_drop(rt, drop_for(rt, upload_catalog(container, "g2", catalog_id="cat-g")))
+    assert later.state == JobState.RUNNING and later.collection_id == "cat-g"
+    assert calls(emulator, COLL_POST) == before + 1
 
 
 def test_redrop_of_the_same_catalog_url_reuses_the_ingestion_and_starts_a_new_run(twin, emulator):

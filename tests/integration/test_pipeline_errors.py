@@ -99,7 +99,7 @@ def test_catalog_before_its_items_is_deferred_then_resumed_by_reconcile(twin, em
     assert job.state == JobState.DEFERRED and "late-item-0.json" in job.last_error
     assert calls(emulator, CREATES[0]) == 0
     upload_catalog(container, "late", n_items=1, catalog_id="late", upload_root=False)
-    rt.ledger.update(job, lease_until="")  # skip the back-off wait
+    rt.ledger.update(job, lease_until=None, next_attempt_at=None)  # skip the back-off wait
     reconcile(rt)
     assert rt.ledger.get(job.job_id).state == JobState.RUNNING
 
@@ -112,7 +112,8 @@ def test_transient_failure_raises_then_the_retry_resumes_without_duplicates(twin
     with pytest.raises(TransientError, match="still failing"):
         handle_drop(rt, drop_for(rt, url))
     (job,) = rt.ledger.jobs()
-    assert job.state == JobState.QUEUED and job.ingestion_id and not job.lease_until  # lease handed back
+    # Prepared and its run asked for, the lease handed back for the platform's retry:
+    assert job.state == JobState.RECEIVED and job.ingestion_id and job.run_requested_at and not job.lease_until
     resumed = handle_drop(rt, drop_for(rt, url))  # the platform's retry
     assert resumed.job_id == job.job_id and resumed.state == JobState.RUNNING
     assert [calls(emulator, r) for r in CREATES[:3]] == [1, 1, 1]

@@ -62,13 +62,13 @@ def test_sweep_deletes_only_idle_owned_sources_no_unfinished_job_needs(azurite, 
     )
     running = drop(rt, upload_catalog(owned_container, "w", catalog_id="cat-w"))
     adopted = drop(rt, upload_catalog(foreign_container, "x", catalog_id="cat-x"))
-    assert adopted.source_ids == foreign["id"]
+    assert adopted.source_ids == [foreign["id"]]
     time.sleep(0.5)  # both sources are now idle past the (tiny) TTL
     assert sweep(rt) == []  # both are needed by unfinished jobs
     reconcile_until(rt, running.job_id, lambda j: j.state.terminal)
     reconcile_until(rt, adopted.job_id, lambda j: j.state.terminal)
     deleted = sweep(rt)
-    assert deleted == [running.source_ids]
+    assert deleted == running.source_ids
     assert [s["id"] for s in admin(emulator, "state")["sources"]] == [foreign["id"]]
     assert rt.ledger.get_source_record(owned_container.url) is None
     # The next drop in the swept container simply registers a new source.

@@ -10,7 +10,8 @@ import requests
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from ingest_core.events import Drop, drop_from_blob_trigger
-from ingest_core.ledger import Job
+from ingest_core.job import Job
+from ingest_core.ledger import OPEN
 from ingest_core.pipeline import handle_drop
 from ingest_core.runtime import Runtime, build_runtime
 from ingest_core.settings import Settings
@@ -116,3 +117,14 @@ def fresh_emulator(emulator: Any) -> None:
     """Forget every resource, count and fault of earlier tests."""
     admin(emulator, "reset", "POST")
     admin(emulator, "faults", "DELETE")
+
+
+def force(rt: Runtime, job: Job, **fields: Any) -> Job:
+    """Write an unfinished job's row directly, state included: the state a crash or a bug would leave.
+
+    The ledger's guarded writer refuses such writes on purpose; tests that stage a situation use this.
+    """
+    for key, value in fields.items():
+        setattr(job, key, value)
+    job.row_etag = rt.ledger.store.replace(job.to_entity(OPEN), job.row_etag)
+    return job
