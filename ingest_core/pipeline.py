@@ -11,21 +11,21 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ingest_core.errors import BlobNotFound, InvalidDrop, ServiceError, StaleJob
-from ingest_core.events import Drop, container_url_of, parse_blob_url
-from ingest_core.job import Job, now_utc, parse_time
+from ingest_core.events import Drop, canonical_blob_url, container_url_of, parse_blob_url
+from ingest_core.ingestions import adopt_run, create_run, ensure_ingestion, options_of
+from ingest_core.job import Job, now_utc
 from ingest_core.routing import RoutingRule, match_rule, valid_collection_id, watches_container
 from ingest_core.runtime import Runtime
-from ingest_core.stac import Preflight, parse_catalog, preflight
+from ingest_core.stac import Preflight, parse_catalog, preflight, sibling_url
 from ingest_core.stac_collections import ensure_collection
 from ingest_core.states import NOT_STARTED, JobState
+from ingest_core.trees import ancestor_catalogs, covered_by, settles_at, top_folder
 
 log = logging.getLogger(__name__)
 
-# A run created by an attempt that died before recording it is adopted if it is this close to the request.
-RUN_ADOPTION_SKEW = timedelta(minutes=2)
 # Jobs whose run covers their content: an identical re-upload after one of these has nothing new to ingest.
 _COVERED = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED, JobState.PARTIAL})
 
@@ -167,6 +167,9 @@ def _prepare(rt: Runtime, job: Job, history: list[Job], content: bytes | None) -
     if rule is None:
         prefixes = [r.prefix or "(all)" for r in s.rules_or_default() if r.container == container]
         raise InvalidDrop(f"no routing rule covers this path; rules for container {container} cover {prefixes}")
+    waiting = _not_ready(rt, job, rule, path)
+    if waiting is not None:
+        return _wait(rt, job, *waiting)
     try:
         data = _read_catalog(rt, job, content)
     except BlobNotFound:
@@ -177,11 +180,13 @@ def _prepare(rt: Runtime, job: Job, history: list[Job], content: bytes | None) -
     reader = TreeReader(rt)
     reader.add(job.blob_url, data)
     container_url = container_url_of(job.blob_url)
-    pf = preflight(job.blob_url, doc, container_url, reader, s.preflight_max_links)
-    if pf.root_url:
+    ancestors = [canonical_blob_url(f"{container_url}/{a}") for a in ancestor_catalogs(rule, path)]
+    covering = covered_by(job.blob_url, ancestors, reader)
+    if covering:
         return rt.ledger.transition(
-            job, JobState.IGNORED, last_error=f"child catalog: ingested through its root {pf.root_url}"
+            job, JobState.IGNORED, last_error=f"covered by catalog {covering}: ingested through it, with its tree"
         )
+    pf = preflight(job.blob_url, doc, container_url, reader, s.preflight_max_links)
     if pf.missing:
         return _defer(rt, job, pf)
     digest = reader.digest()
@@ -203,12 +208,56 @@ def _prepare(rt: Runtime, job: Job, history: list[Job], content: bytes | None) -
     created = ensure_collection(rt, collection_id, rule, pf, job.blob_url, reader)
     containers = sorted(pf.asset_containers, key=lambda c: c != container_url)
     source_ids = [rt.sources.ensure(c) for c in containers]
-    ingestion_id, options = _ensure_ingestion(rt, job, collection_id, rule, history, created)
+    earlier = _earlier_child_jobs(rt, pf)
+    wanted = options_of(rule) | ({"skipExistingItems": True} if earlier else {})
+    ingestion_id, options = ensure_ingestion(rt, job, collection_id, wanted, history, created)
+    notes = [f"child catalog {j.blob_url} was ingested earlier by job {j.job_id} ({j.state.value}); "
+             "its items already in the collection are skipped" for j in earlier]  # fmt: skip
     return Plan(rule, {
         "content_digest": digest, "collection_id": collection_id, "source_ids": source_ids,
-        "container_urls": containers, "total_items": pf.item_count, "warnings": pf.warnings,
+        "container_urls": containers, "total_items": pf.item_count, "warnings": notes + pf.warnings,
         "ingestion_id": ingestion_id, "ingestion_options": options, "last_error": "", "error_where": "",
     })  # fmt: skip
+
+
+def _not_ready(rt: Runtime, job: Job, rule: RoutingRule, path: str) -> tuple[datetime, str] | None:
+    """(when to look again, why) while the tree may still be arriving; None once it is complete."""
+    container_url = container_url_of(job.blob_url)
+    if rule.ready_marker:
+        marker = sibling_url(job.blob_url, rule.ready_marker)
+        if rt.storage.exists(marker):
+            return None
+        backoff = timedelta(seconds=min(300.0, 2.0 * 2 ** min(job.attempts, 8)))
+        return now_utc() + backoff, f"waiting for the ready marker {marker}"
+    settle = timedelta(seconds=rt.settings.settle_seconds)
+    if not settle:
+        return None
+    top = top_folder(rule, path)
+    ready = settles_at(rt.storage.last_changes(container_url, top), settle)
+    if ready is None or ready <= now_utc():
+        return None
+    return ready, f"waiting for {container_url}/{top} to stop changing (settles at {ready.isoformat()})"
+
+
+def _wait(rt: Runtime, job: Job, until: datetime, reason: str) -> Job:
+    """DEFERRED until `until` (no run spent); INVALID once DEFER_TIMEOUT_MINUTES have passed."""
+    if now_utc() - job.created_at > timedelta(minutes=rt.settings.defer_timeout_minutes):
+        raise InvalidDrop(
+            f"still not ready after {rt.settings.defer_timeout_minutes:.0f} minutes ({reason}): finish the upload "
+            "(or add the rule's ready marker), then upload the catalog again"
+        )
+    changes = {"last_error": reason, "lease_until": until, "next_attempt_at": until}
+    if job.state == JobState.DEFERRED:
+        return rt.ledger.update(job, **changes)
+    return rt.ledger.transition(job, JobState.DEFERRED, **changes)
+
+
+def _earlier_child_jobs(rt: Runtime, pf: Preflight) -> list[Job]:
+    """Jobs that already ingested (or are ingesting) catalogs of this tree on their own, before their root came."""
+    found = []
+    for url in pf.child_catalogs:
+        found += [j for j in rt.ledger.history(url) if j.state in _COVERED]
+    return found
 
 
 def _same_content_as(history: list[Job], digest: str) -> Job | None:
@@ -234,54 +283,6 @@ def _defer(rt: Runtime, job: Job, pf: Preflight) -> Job:
     return rt.ledger.transition(job, JobState.DEFERRED, **changes)
 
 
-def _options(rule: RoutingRule) -> dict[str, bool]:
-    return {"skipExistingItems": rule.skip_existing_items, "keepOriginalAssets": rule.keep_original_assets}
-
-
-def _ensure_ingestion(
-    rt: Runtime, job: Job, collection_id: str, rule: RoutingRule, history: list[Job], created: bool
-) -> tuple[str, str]:
-    """The definition for (collection, catalog URL) and the options it has: from the ledger, adopted, or created."""
-    wanted = _options(rule)
-    wanted_text = json.dumps(wanted, sort_keys=True)
-    known = next((o for o in reversed(history) if o.collection_id == collection_id and o.ingestion_id), None)
-    if known is not None:  # a re-drop: the ledger names the definition; the run's create proves it still exists
-        if known.ingestion_options and known.ingestion_options != wanted_text:
-            rt.geocatalog.update_ingestion(collection_id, known.ingestion_id, wanted)
-        return known.ingestion_id, wanted_text
-    if not created and job.attempts > 1:
-        # An earlier attempt may have created it and died before recording it: look before creating again.
-        adopted = _find_ingestion(rt, collection_id, job.blob_url, wanted)
-        if adopted:
-            return adopted, wanted_text
-    return _create_ingestion(rt, collection_id, job.blob_url, wanted), wanted_text
-
-
-def _find_ingestion(rt: Runtime, collection_id: str, blob_url: str, wanted: dict[str, bool]) -> str:
-    for ing in rt.geocatalog.list_ingestions(collection_id):
-        if ing.get("sourceCatalogUrl") == blob_url and ing.get("status", "Ready") == "Ready":
-            changed = {k: v for k, v in wanted.items() if ing.get(k) != v}
-            if changed:  # the routing rule's options changed since the definition was made
-                rt.geocatalog.update_ingestion(collection_id, ing["id"], changed)
-            log.info("ingestion %s reused for %s", ing["id"], blob_url)
-            return str(ing["id"])
-    return ""
-
-
-def _create_ingestion(rt: Runtime, collection_id: str, blob_url: str, wanted: dict[str, bool]) -> str:
-    created = rt.geocatalog.create_ingestion(
-        collection_id,
-        {
-            "importType": "StaticCatalog",
-            "displayName": f"drop {blob_url.rsplit('/', 2)[-2]}/{blob_url.rsplit('/', 1)[-1]}"[:100],
-            "sourceCatalogUrl": blob_url,
-            **wanted,
-        },
-    )
-    log.info("ingestion %s created for %s", created["id"], blob_url)
-    return str(created["id"])
-
-
 def _start(rt: Runtime, job: Job, history: list[Job], plan: Plan | None) -> Job:
     """Take a run slot and start the run; with none free, stay QUEUED for reconcile."""
     s = rt.settings
@@ -289,7 +290,7 @@ def _start(rt: Runtime, job: Job, history: list[Job], plan: Plan | None) -> Job:
     if plan is None and not job.slot:
         # A job that waited in the queue: make sure every source it reads still has a fresh SAS.
         changes["source_ids"] = [rt.sources.ensure(c) for c in job.container_urls]
-    run = _adopt_run(rt, job, history) if job.run_requested_at else None
+    run = adopt_run(rt, job, history) if job.run_requested_at else None
     if run is None:
         changes.setdefault("run_requested_at", job.run_requested_at or now_utc())
         if not rt.ledger.take_slot(job, s.max_concurrent_runs, **changes):
@@ -299,39 +300,6 @@ def _start(rt: Runtime, job: Job, history: list[Job], plan: Plan | None) -> Job:
             if job.state == JobState.QUEUED:
                 return rt.ledger.update(job, **queued)
             return rt.ledger.transition(job, JobState.QUEUED, **queued)
-        run = _create_run(rt, job)
+        run = create_run(rt, job)
     op = run.get("operation", {})
     return rt.ledger.transition(job, JobState.RUNNING, run_id=run["id"], pending_items=op.get("totalPendingItems", 0))
-
-
-def _create_run(rt: Runtime, job: Job) -> dict:
-    """POST the run; a 404 means the definition (or collection) went away: find or make it again, once."""
-    try:
-        return rt.geocatalog.create_run(job.collection_id, job.ingestion_id)
-    except ServiceError as exc:
-        if exc.status != 404:
-            raise
-    log.info("ingestion %s of job %s no longer exists; registering it again", job.ingestion_id, job.job_id)
-    rt.known_collections.discard(job.collection_id)
-    account, container, path = parse_blob_url(job.blob_url)
-    rule = match_rule(rt.settings.rules_or_default(), account, container, path)
-    wanted = _options(rule) if rule else {"skipExistingItems": True, "keepOriginalAssets": False}
-    ingestion_id = _find_ingestion(rt, job.collection_id, job.blob_url, wanted) or _create_ingestion(
-        rt, job.collection_id, job.blob_url, wanted
-    )
-    rt.ledger.update(job, ingestion_id=ingestion_id)
-    return rt.geocatalog.create_run(job.collection_id, ingestion_id)
-
-
-def _adopt_run(rt: Runtime, job: Job, history: list[Job]) -> dict | None:
-    """A run that an earlier attempt created but died before recording (no second run)."""
-    requested = parse_time(job.run_requested_at)
-    if requested is None or not job.ingestion_id:
-        return None
-    taken = {j.run_id for j in history if j.run_id}
-    for run in rt.geocatalog.list_runs(job.collection_id, job.ingestion_id):
-        created = parse_time(run.get("creationTime"))
-        if run["id"] not in taken and created and created >= requested - RUN_ADOPTION_SKEW:
-            log.info("job %s adopts run %s started by an earlier attempt", job.job_id, run["id"])
-            return run
-    return None

@@ -31,6 +31,9 @@ class RoutingRule(BaseModel):
     collection_policy: CollectionPolicy = Field(default=CollectionPolicy.PLACEHOLDER, alias="collectionPolicy")
     skip_existing_items: bool = Field(default=True, alias="skipExistingItems")
     keep_original_assets: bool = Field(default=False, alias="keepOriginalAssets")
+    # A blob beside the catalog (e.g. "_SUCCESS") whose presence says the tree is complete: used instead of
+    # waiting for the settle window.
+    ready_marker: str | None = Field(default=None, alias="readyMarker", min_length=1, pattern=r"^[^/]+$")
 
     def covers(self, account: str, container: str, path: str) -> bool:
         """True when this rule's account, container and prefix match the blob."""

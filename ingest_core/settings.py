@@ -40,6 +40,7 @@ ENV_NAMES: dict[str, str] = {
     "preflight_max_links": "PREFLIGHT_MAX_LINKS",
     "claim_lease_seconds": "CLAIM_LEASE_SECONDS",
     "defer_timeout_minutes": "DEFER_TIMEOUT_MINUTES",
+    "settle_seconds": "SETTLE_SECONDS",
     "http_max_retries": "HTTP_MAX_RETRIES",
     "http_backoff_cap_seconds": "HTTP_BACKOFF_CAP_SECONDS",
     "reconcile_schedule": "RECONCILE_SCHEDULE",
@@ -96,6 +97,8 @@ class Settings(BaseModel):
     claim_lease_seconds: float = Field(default=600.0, gt=0)
     # How long a catalog may wait for its linked items to be uploaded before it is INVALID.
     defer_timeout_minutes: float = Field(default=60.0, gt=0)
+    # A catalog starts only once nothing under its top folder changed for this long (a tree uploads in any order).
+    settle_seconds: float = Field(default=60.0, ge=0)
     http_max_retries: int = Field(default=5, ge=0, le=20)
     http_backoff_cap_seconds: float = Field(default=30.0, gt=0)
     reconcile_schedule: str = "0 */1 * * * *"

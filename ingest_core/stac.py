@@ -25,7 +25,7 @@ class Preflight:
 
     catalog_id: str
     catalog: dict[str, Any]
-    root_url: str | None = None  # set when this catalog is a child of another catalog
+    child_catalogs: list[str] = field(default_factory=list)  # every catalog below this one
     item_count: int = 0
     links_checked: int = 0
     missing: list[str] = field(default_factory=list)
@@ -119,11 +119,9 @@ def _check_item(item: dict[str, Any] | Any, where: str, pf: Preflight, container
 
 def preflight(url: str, doc: dict[str, Any], container_url: str, read: JsonReader, max_links: int) -> Preflight:
     """Walk child and item links breadth-first (bounded), checking they stay in the container and exist."""
+    # `root` and `parent` links are not trusted (published children often claim to be roots): whether a
+    # catalog is covered by another is decided by the catalogs above it (ingest_core.trees).
     pf = Preflight(catalog_id=doc["id"], catalog=doc)
-    roots = _links(doc, "root", url)
-    if any(r != url for r in roots) or _links(doc, "parent", url):
-        pf.root_url = next((r for r in roots if r != url), None) or _links(doc, "parent", url)[0]
-        return pf
     pf.asset_containers.add(container_url)
     queue: deque[tuple[str, dict[str, Any]]] = deque([(url, doc)])
     seen = {url}
@@ -154,6 +152,7 @@ def preflight(url: str, doc: dict[str, Any], container_url: str, read: JsonReade
                     if not isinstance(child, dict) or child.get("type") not in CATALOG_TYPES:
                         raise InvalidDrop(f"child link {target} is not a STAC catalog", where=here)
                     queue.append((target, child))
+                    pf.child_catalogs.append(target)
                 else:
                     pf.item_count += 1
                     _check_item(child, target, pf, container_url)

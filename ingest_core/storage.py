@@ -96,6 +96,25 @@ class CatalogStorage:
         except (ServiceRequestError, HttpResponseError) as exc:
             raise _storage_error(exc, url) from None
 
+    def last_changes(self, container_url: str, prefix: str) -> list[datetime]:
+        """Last-Modified of every blob under `prefix` in one of our containers (one listing, paged by the SDK)."""
+        _, container, _ = parse_blob_url(container_url.rstrip("/") + "/x")
+        try:
+            blobs = self._service.get_container_client(container).list_blobs(name_starts_with=prefix or None)
+            return [_as_datetime(b.last_modified) for b in blobs]
+        except ResourceNotFoundError:
+            return []
+        except (ServiceRequestError, HttpResponseError) as exc:
+            raise _storage_error(exc, container_url) from None
+
+    def exists(self, url: str) -> bool:
+        """True when the blob exists."""
+        try:
+            self.blob_etag(url)
+            return True
+        except BlobNotFound:
+            return False
+
     def mint_container_sas(
         self, container_url: str, lifetime: timedelta, expires_on: datetime | None = None
     ) -> ContainerSas:

@@ -46,6 +46,9 @@ class StackOptions:
     reconcile_schedule: str = "*/2 * * * * *"
     sweep_schedule: str = "0 * * * * *"
     claim_lease_seconds: float = 10.0
+    # The settle window, shortened: `drop` uploads a tree's files back to back (gaps of milliseconds), so a few
+    # seconds still see a tree of hundreds of files as one, and `make demo` stays quick.
+    settle_seconds: float = 3.0
     token: str = "local-dev-token"
     settings: dict[str, str] = field(default_factory=dict)  # any other app setting (ROUTING_RULES, ...)
     emulator_args: list[str] = field(default_factory=list)  # extra `python -m geocatalog_emulator` flags
@@ -88,6 +91,7 @@ def _app_settings(opts: StackOptions, az: Azurite) -> dict[str, str]:
         "RECONCILE_SCHEDULE": opts.reconcile_schedule,
         "SWEEP_SCHEDULE": opts.sweep_schedule,
         "CLAIM_LEASE_SECONDS": str(opts.claim_lease_seconds),
+        "SETTLE_SECONDS": str(opts.settle_seconds),
         # Every https client (requests, azure-core) in every process trusts Azurite's self-signed cert.
         "REQUESTS_CA_BUNDLE": str(ca_bundle(az)),
         **opts.settings,

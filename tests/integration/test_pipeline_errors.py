@@ -75,12 +75,15 @@ def test_oversized_catalog_is_invalid(twin, azurite, emulator):
     assert job.state == JobState.INVALID and "over the 1024-byte cap (CATALOG_MAX_BYTES)" in job.last_error
 
 
-def test_child_catalog_is_ignored_in_favour_of_its_root(twin, emulator):
+def test_child_catalog_is_ignored_in_favour_of_the_catalog_above_that_lists_it(twin, emulator):
     container, rt = twin
+    # The child claims to be its own root, as published children often do: what counts is the catalog above.
     container.upload_blob("r/sub/catalog.json", b'{"type": "Catalog", "id": "sub", "stac_version": "1.0.0", '
-                          b'"description": "d", "links": [{"rel": "root", "href": "../catalog.json"}]}')  # fmt: skip
+                          b'"description": "d", "links": [{"rel": "root", "href": "./catalog.json"}]}')  # fmt: skip
+    container.upload_blob("r/catalog.json", b'{"type": "Catalog", "id": "r", "stac_version": "1.0.0", '
+                          b'"description": "d", "links": [{"rel": "child", "href": "./sub/catalog.json"}]}')  # fmt: skip
     job = handle_drop(rt, drop_for(rt, f"{container.url}/r/sub/catalog.json"))
-    assert job.state == JobState.IGNORED and "ingested through its root" in job.last_error
+    assert job.state == JobState.IGNORED and f"covered by catalog {container.url}/r/catalog.json" in job.last_error
     assert calls(emulator, CREATES[0]) == 0
 
 

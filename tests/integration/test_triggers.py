@@ -33,6 +33,7 @@ def env(azurite, emulator, monkeypatch):
         "LEDGER_TABLE": "trig" + container.container_name[3:],
         "CATALOG_CONTAINER": container.container_name,
         "REQUESTS_CA_BUNDLE": str(azurite.cert_path),
+        "SETTLE_SECONDS": "0",  # these tests are about the triggers, not the settle window
     }
     for k, v in values.items():
         monkeypatch.setenv(k, v)

@@ -40,6 +40,7 @@ def make_settings(azurite: Any, emulator: Any, container: str, **overrides: Any)
         "ledger_table": "jobs" + uuid.uuid4().hex[:12],
         "http_backoff_cap_seconds": 0.2,
         "claim_lease_seconds": 30,
+        "settle_seconds": 0,  # tests of the settle window set it themselves
     }
     values.update(overrides)
     return Settings(**values)

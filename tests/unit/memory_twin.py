@@ -35,12 +35,14 @@ class MemoryStorage:
     def __init__(self) -> None:
         self.blobs: dict[str, tuple[bytes, str]] = {}
         self.reads: list[str] = []
+        self.changed: dict[str, datetime] = {}
         self._etags = itertools.count(1)
 
     def put(self, url: str, data: bytes | str) -> str:
         """Upload (or overwrite) a blob; its new ETag."""
         etag = f"0x{next(self._etags):04X}"
         self.blobs[url] = (data.encode() if isinstance(data, str) else data, etag)
+        self.changed[url] = now_utc()
         return etag
 
     def read_blob(self, url: str, max_bytes: int) -> tuple[bytes, str]:
@@ -52,6 +54,15 @@ class MemoryStorage:
         if len(data) > max_bytes:
             raise InvalidDrop(f"catalog is {len(data)} bytes, over the {max_bytes}-byte cap", where=url)
         return data, etag
+
+    def last_changes(self, container_url: str, prefix: str) -> list:
+        """When each blob under the prefix last changed."""
+        base = container_url.rstrip("/") + "/" + prefix
+        return [self.changed[u] for u in self.blobs if u.startswith(base)]
+
+    def exists(self, url: str) -> bool:
+        """True when the blob exists."""
+        return url in self.blobs
 
     def blob_etag(self, url: str) -> str:
         """The current ETag."""
@@ -191,6 +202,7 @@ def memory_runtime(**overrides: Any) -> Runtime:
         "ledger_connection": "UseDevelopmentStorage=true",
         "report_connection": "UseDevelopmentStorage=true",
         "catalog_container": "cat",
+        "settle_seconds": 0,  # tests of the settle window set it themselves
     }
     values.update(overrides)
     settings = Settings(**values)
