@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,13 @@ from bench.measure import Window
 from bench.stats import count_summary, median, percentile, ratio
 
 RUN_ROUTE = "POST /inma/collections/{collectionId}/ingestions/{ingestionId}/runs"
+# The secret parts of a SAS or a bearer header, should an error text ever carry one into the results file.
+_SECRET = re.compile(r"(?i)(sig=|Bearer\s+)[^&\s\"']+")
+
+
+def scrub(text: str) -> str:
+    """The text with SAS signatures and bearer tokens replaced."""
+    return _SECRET.sub(r"\1<redacted>", text)
 
 
 def latency(values: Sequence[float]) -> dict[str, float | None]:
@@ -38,7 +46,7 @@ def describe(window: Window, catalogs: int) -> dict[str, Any]:
         "service_cpu_ms_per_drop": {k: ratio(v * 1000, drops, 1) for k, v in sorted(window.other_cpu_seconds.items())},
         "latency_ms": latency(window.latencies_ms),
         "errors": len(window.errors),
-        "first_errors": window.errors[:3],
+        "first_errors": [scrub(e) for e in window.errors[:3]],
     }
 
 
@@ -57,15 +65,41 @@ def describe_route(samples: Sequence[Window]) -> dict[str, Any]:
 
 
 def describe_reconcile(window: Window, finished_jobs: int, in_flight: int) -> dict[str, Any]:
-    """One reconcile pass: its table and GeoCatalog calls and its time."""
+    """One reconcile pass: its table and GeoCatalog calls, its time, and the CPU it cost Azurite."""
     return {
         "finished_jobs": finished_jobs,
         "in_flight_jobs": in_flight,
         "table_calls": window.http.get("app table", 0),
         "geocatalog_calls": sum(window.geocatalog.values()),
         "ms": round(window.latencies_ms[0], 1) if window.latencies_ms else None,
+        "azurite_cpu_ms": round(window.other_cpu_seconds.get("azurite", 0.0) * 1000, 1),
         "errors": len(window.errors),
     }
+
+
+def _met(value: Any, op: str, goal: float) -> bool | None:
+    if not isinstance(value, int | float):
+        return None  # missing, or samples that disagreed ("lo-hi")
+    return {"==": value == goal, "<=": value <= goal, ">=": value >= goal}[op]
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 10's acceptance figures: each measured value against its goal, and whether it is met."""
+    product, routes, ratio_ = results["product"], results["routes"], results["ratio"]
+    rec = [r for r in results["reconcile"].values() if isinstance(r, dict)]
+    rows = [
+        ("GeoCatalog calls per new catalog into an existing collection", product["existing_collection"]
+         ["geocatalog_calls_per_catalog"], "==", 2),
+        ("GeoCatalog calls per re-drop", product["redrop"]["geocatalog_calls_per_catalog"], "==", 1),
+        ("GeoCatalog calls per duplicate delivery", routes["duplicate"]["geocatalog_calls"], "==", 0),
+        ("GeoCatalog calls, first catalog in a new container", routes["first_in_new_container"]["geocatalog_calls"],
+         "<=", 5),
+        ("throughput ÷ manual, new collections", ratio_.get("new_collection"), ">=", 4),
+        ("throughput ÷ manual, existing collections", ratio_.get("existing_collection"), ">=", 4),
+        ("reconcile table calls, most finished jobs minus none", rec[-1]["table_calls"] - rec[0]["table_calls"],
+         "==", 0),
+    ]  # fmt: skip
+    return [{"what": w, "measured": v, "goal": f"{op} {g}", "met": _met(v, op, g)} for w, v, op, g in rows]
 
 
 def ratios(product: dict[str, Any], manual: dict[str, Any], pairs: dict[str, str]) -> dict[str, float | None]:

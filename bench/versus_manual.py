@@ -21,7 +21,7 @@ from bench.manual_procedure import ManualProcedure
 from bench.measure import Window, measured
 from bench.product import Product
 from bench.reconcile_cost import finished_job_rows, seed_rows, use_ledger_table
-from bench.summary import describe, describe_reconcile, describe_route, ratios
+from bench.summary import describe, describe_reconcile, describe_route, ratios, targets
 from bench.twin import Twin, started_twin
 from bench.versus_report import render
 from bench.workload import Catalog, catalogs_for, deliveries, upload, waves
@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             results["routes"] = run_probe(product, twin, probes, args)
             step(started, f"reconcile with 0 and {args.finished_jobs} finished jobs")
             results["reconcile"] = run_reconcile(product, twin, "warmup", args)
+            results["targets"] = targets(results)
         finally:
             counter.uninstall()
     results["runtime_s"] = round(time.perf_counter() - started, 1)

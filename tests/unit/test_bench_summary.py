@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.measure import Window
 from bench.reconcile_cost import batches
-from bench.summary import RUN_ROUTE, describe, describe_reconcile, describe_route, latency, ratios
+from bench.summary import RUN_ROUTE, describe, describe_reconcile, describe_route, latency, ratios, scrub, targets
 
 
 def window(**kw) -> Window:
@@ -24,9 +24,30 @@ def test_describe_rates_over_catalogs_and_counts_per_delivered_drop():
     assert d["latency_ms"] == {"p50": 50.5, "p95": round(95.05, 1)}  # ranks 50.5 and 95.05 of 1..100
 
 
-def test_describe_reports_errors_and_keeps_only_the_first_three():
-    d = describe(window(errors=[f"e{i}" for i in range(5)]), 5)
-    assert d["errors"] == 5 and d["first_errors"] == ["e0", "e1", "e2"]
+def test_describe_reports_errors_and_keeps_only_the_first_three_without_secrets():
+    leaky = "GET https://a/c/x.json?sv=2024&sig=SECRETSIG&sp=rl failed; Authorization: Bearer SECRETTOKEN"
+    d = describe(window(errors=[leaky, *(f"e{i}" for i in range(4))]), 5)
+    assert d["errors"] == 5 and d["first_errors"][1:] == ["e0", "e1"]
+    assert "SECRET" not in d["first_errors"][0] and "sig=<redacted>&sp=rl" in d["first_errors"][0]
+    assert scrub("nothing secret") == "nothing secret"
+
+
+def test_targets_compare_each_figure_with_its_goal():
+    results = {
+        "product": {"existing_collection": {"geocatalog_calls_per_catalog": 2.0},
+                    "redrop": {"geocatalog_calls_per_catalog": 4.0}},
+        "routes": {"duplicate": {"geocatalog_calls": 0}, "first_in_new_container": {"geocatalog_calls": "5-7"}},
+        "ratio": {"new_collection": 4.5},
+        "reconcile": {"0": {"table_calls": 6}, "seed_seconds": 1.0, "20000": {"table_calls": 9}},
+    }  # fmt: skip
+    met = {t["what"]: t["met"] for t in targets(results)}
+    assert met["GeoCatalog calls per new catalog into an existing collection"] is True
+    assert met["GeoCatalog calls per re-drop"] is False
+    assert met["GeoCatalog calls per duplicate delivery"] is True
+    assert met["GeoCatalog calls, first catalog in a new container"] is None  # the samples disagreed
+    assert met["throughput ÷ manual, new collections"] is True
+    assert met["throughput ÷ manual, existing collections"] is None  # not measured
+    assert met["reconcile table calls, most finished jobs minus none"] is False
 
 
 def test_route_counts_show_a_disagreement_as_a_range():
