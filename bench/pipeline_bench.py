@@ -6,7 +6,6 @@ Run: .venv/bin/python -m bench.pipeline_bench [--drops N] [--latency-ms L] (see 
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import time
@@ -21,7 +20,7 @@ from azure.storage.blob import ContainerClient
 from bench.findings import run_ledger_size, run_read_path, run_round_trip, run_source_lookup
 from bench.harness import CASE_ITEMS, Sample, Twin, drop_for, started_twin
 from bench.machine import machine
-from bench.report import render
+from bench.report import publish, render
 from bench.stats import count_summary, median, ratio, summary, value_summary
 from ingest_core.pipeline import handle_drop
 from ingest_core.runtime import Runtime
@@ -246,10 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         ledger_size=ledger,
         runtime_s=round(time.perf_counter() - started, 1),
     )
-    print(render(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    publish(render(results), results, args.out)
     return 0
 
 

@@ -7,7 +7,6 @@ Run: .venv/bin/python -m bench.versus_manual [--catalogs N] ... (see bench/READM
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -21,6 +20,7 @@ from bench.manual_procedure import ManualProcedure
 from bench.measure import Window, measured
 from bench.product import Product
 from bench.reconcile_cost import finished_job_rows, seed_rows, use_ledger_table
+from bench.report import publish
 from bench.summary import describe, describe_reconcile, describe_route, ratios, targets
 from bench.twin import Twin, started_twin
 from bench.versus_report import render
@@ -178,10 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             counter.uninstall()
     results["runtime_s"] = round(time.perf_counter() - started, 1)
-    print(render(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    publish(render(results), results, args.out)
     return 0
 
 
