@@ -95,6 +95,8 @@ def run_reconcile(product: Product, twin: Twin, box: str, args: argparse.Namespa
     upload(twin.blob, cats)
     product.run([c.url(twin.azurite.blob_url) for c in cats], args.workers)
     out = {"0": describe_reconcile(product.reconcile(), 0, args.in_flight)}
+    if not args.finished_jobs:
+        return out
     start = time.perf_counter()
     rows = finished_job_rows(f"{twin.azurite.blob_url}/{box}", 0, args.finished_jobs)
     seeded = seed_rows(twin.azurite.connection_string, RECONCILE_TABLE, rows)
@@ -123,6 +125,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if min(args.catalogs, args.items, args.containers, args.workers, args.wave, args.probe_rounds) < 1:
         p.error("--catalogs, --items, --containers, --workers, --wave and --probe-rounds must be positive")
+    if not 0 <= args.duplicates <= 1 or args.finished_jobs < 0 or args.in_flight < 0:
+        p.error("--duplicates must be 0-1, --finished-jobs and --in-flight not negative")
     if not 1 <= args.wave <= 100:
         p.error("--wave must be 1-100: it is the app's MAX_CONCURRENT_RUNS, which allows at most 100")
     args.manual_catalogs = max(1, min(args.manual_catalogs, args.catalogs))
