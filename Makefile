@@ -13,7 +13,7 @@ WITH_STACK = test -f $(STACK_ENV) || { echo "the twin is not up: run 'make up' f
 UP_FLAGS  ?=
 DIR       ?= samples/demo-catalog
 
-.PHONY: help setup up down demo status drop logs lint format test test-fast bench clean
+.PHONY: help setup up down demo status drop logs lint format test test-fast bench bench-pipeline clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,7 +55,10 @@ test: setup lint ## set up, lint, then run the whole test suite (unit, integrati
 test-fast: setup ## everything but the end-to-end tests
 	@$(PY) -m pytest tests/ -q -m "not e2e"
 
-bench: setup ## benchmark handle_drop (own Azurite + emulator, ~3 min): BENCH_ARGS="--drops 5" to pass flags
+bench: setup ## the app against the manual procedure (own Azurite + emulator, ~4 min): BENCH_ARGS="--catalogs 20"
+	@$(PY) -m bench.versus_manual $(BENCH_ARGS)
+
+bench-pipeline: setup ## handle_drop case by case, scaling, memory (ingest_core internals): BENCH_ARGS="--drops 5"
 	@$(PY) -m bench.pipeline_bench $(BENCH_ARGS)
 
 clean: down ## stop the twin and remove its state and logs

@@ -6,11 +6,7 @@ Run: .venv/bin/python -m bench.pipeline_bench [--drops N] [--latency-ms L] (see 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import resource
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -23,7 +19,8 @@ from azure.storage.blob import ContainerClient
 
 from bench.findings import run_ledger_size, run_read_path, run_round_trip, run_source_lookup
 from bench.harness import CASE_ITEMS, Sample, Twin, drop_for, started_twin
-from bench.report import render
+from bench.machine import machine
+from bench.report import publish, render
 from bench.stats import count_summary, median, ratio, summary, value_summary
 from ingest_core.pipeline import handle_drop
 from ingest_core.runtime import Runtime
@@ -173,17 +170,6 @@ def measure_memory(n_items: int, call: Callable[..., Any], *args: Any) -> dict[s
     }
 
 
-def machine() -> dict[str, Any]:
-    """Where the figures come from."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return {
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "commit": commit.stdout.strip(),
-    }
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line."""
     p = argparse.ArgumentParser(prog="python -m bench.pipeline_bench", description=__doc__.splitlines()[0])
@@ -200,7 +186,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_false",
         help="turn the emulator's TCP_NODELAY off (its behaviour before the fix) to see what it cost",
     )
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json", help="JSON results")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json", help="JSON results")
     args = p.parse_args(argv)
     if args.drops < 1 or args.latency_ms < 1:
         p.error("--drops and --latency-ms must be positive")
@@ -259,10 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         ledger_size=ledger,
         runtime_s=round(time.perf_counter() - started, 1),
     )
-    print(render(results))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    publish(render(results), results, args.out)
     return 0
 
 

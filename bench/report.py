@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def table(header: list[str], rows: list[list[Any]]) -> str:
@@ -89,3 +93,11 @@ def render(results: dict[str, Any]) -> str:
         + ("" if results["settings"]["nodelay"] else "; emulator without TCP_NODELAY (--delayed-ack)")
     )
     return "\n\n".join([head, cases_table(results), scaling_table(results), other_table(results)])
+
+
+def publish(text: str, results: dict[str, Any], out: Path) -> None:
+    """Print the tables, write the results as JSON to `out`, and say where."""
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
