@@ -23,14 +23,19 @@ SEED_THREADS = 4
 def finished_job_rows(container_url: str, first: int, count: int) -> list[dict[str, Any]]:
     """Ledger rows of `count` SUCCEEDED jobs of other catalogs. The only code in bench/ that knows the layout:
     when the ledger's layout changes, this is the function to change."""
-    from ingest_core.ledger import Job  # the current layout: one row per job, Job.to_entity()
+    from datetime import UTC, datetime
+
+    from ingest_core.job import Job
+    from ingest_core.ledger import blob_partition, job_id_for  # finished jobs live in their blob's partition
     from ingest_core.states import JobState
 
     rows = []
+    when = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(first, first + count):
-        job = Job(f"seed{i:08d}", f"{container_url}/old{i:06d}/catalog.json", f"0x{i:08X}", JobState.SUCCEEDED,
-                  created_at="2026-01-01T00:00:00+00:00", updated_at="2026-01-01T00:00:00+00:00")  # fmt: skip
-        rows.append(job.to_entity())
+        url = f"{container_url}/old{i // 100:06d}/catalog.json"  # 100 earlier uploads per catalog
+        etag = f"0x{i:08X}"
+        job = Job(job_id_for(url, etag), url, etag, JobState.SUCCEEDED, created_at=when, updated_at=when)
+        rows.append(job.to_entity(blob_partition(url)))
     return rows
 
 
