@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest_core.connections import shared_session
 from ingest_core.geocatalog import CredentialToken, GeoCatalogClient, StaticToken
 from ingest_core.ledger import Ledger
 from ingest_core.redaction import install_log_redaction
@@ -49,6 +50,7 @@ def build_runtime(settings: Settings, credential: Any | None = None, store: Tabl
         api_version=settings.geocatalog_api_version,
         max_retries=settings.http_max_retries,
         backoff_cap=settings.http_backoff_cap_seconds,
+        session=shared_session("geocatalog"),
     )
     ledger = Ledger(
         store or AzureTableStore(settings.ledger_connection, settings.ledger_table, credential=credential),
