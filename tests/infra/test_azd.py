@@ -74,3 +74,13 @@ def test_python_version_is_one_flex_runs_and_the_code_supports() -> None:
         assert allowed == ["3.11", "3.12", "3.13"]
         assert tpl.param_default("pythonVersion") == "3.13"
     assert (INFRA / "main.parameters.json").read_text().count("${FUNCTION_APP_PYTHON_VERSION=3.13}") == 1
+
+
+def test_docs_name_the_azd_version_and_hooks_the_template_needs() -> None:
+    """remoteBuild for Flex (azure.yaml) needs azd 1.23.5; the docs must not promise less."""
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    assert "remoteBuild: true" in AZURE_YAML.read_text()
+    assert "**1.23.5 or newer**" in docs
+    assert not re.search(r"azd\]\([^)]*\) 1\.(1?\d|2[0-2])\b", docs), "an older minimum azd version is still named"
+    for name in HOOK_NAMES:
+        assert f"| `{name}` |" in docs, f"docs/deploy.md does not describe the {name} hook"
