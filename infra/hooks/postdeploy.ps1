@@ -28,7 +28,7 @@ $paramsFile = New-TemporaryFile
 try {
     # step: wait-for-key: poll for the blobs_extension key; show az errors, stop on permanent ones
     Write-Output "${Hook}: waiting up to ${waitSeconds}s for the blobs_extension key of $app (subscription $sub)"
-    $waited = 0
+    $deadline = [DateTime]::UtcNow.AddSeconds($waitSeconds)
     while ($true) {
         # A request wakes a host that scaled to zero; the answer does not matter.
         try { $null = Invoke-WebRequest -Uri "https://$($env:FUNCTION_APP_HOSTNAME)/" -TimeoutSec 10 } catch { }
@@ -45,11 +45,10 @@ try {
                 Stop-Hook "${Hook}: cannot read the keys of $app in resource group $($env:AZURE_RESOURCE_GROUP) of subscription $sub (error above). Check that AZURE_SUBSCRIPTION_ID is the subscription azd deployed to and that your az login may list the app's keys, then rerun: azd hooks run $Hook"
             }
         }
-        if ($waited -ge $waitSeconds) {
+        if ([DateTime]::UtcNow -ge $deadline) {
             Stop-Hook "${Hook}: no blobs_extension key after ${waitSeconds}s for $app (subscription $sub). Check that the deployment indexed on_catalog_blob (az functionapp function list --subscription $sub -g $($env:AZURE_RESOURCE_GROUP) -n $app) and the host's start-up errors in Application Insights, then rerun: azd hooks run $Hook"
         }
         Start-Sleep -Seconds $pollSeconds
-        $waited += $pollSeconds
     }
 
     # step: deploy-subscriptions: the module with exactly the values main.bicep would pass it

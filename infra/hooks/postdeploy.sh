@@ -39,7 +39,7 @@ trap 'rm -f "$err" "$params"' EXIT
 
 # step: wait-for-key: poll for the blobs_extension key; show az errors, stop on permanent ones
 echo "$hook: waiting up to ${wait_seconds}s for the blobs_extension key of $AZURE_FUNCTION_APP_NAME (subscription $AZURE_SUBSCRIPTION_ID)"
-waited=0
+deadline=$(($(date +%s) + wait_seconds))
 while :; do
     # A request wakes a host that scaled to zero; the answer does not matter.
     if command -v curl >/dev/null 2>&1; then
@@ -55,11 +55,10 @@ while :; do
             die "$hook: cannot read the keys of $AZURE_FUNCTION_APP_NAME in resource group $AZURE_RESOURCE_GROUP of subscription $AZURE_SUBSCRIPTION_ID (error above). Check that AZURE_SUBSCRIPTION_ID is the subscription azd deployed to and that your az login may list the app's keys, then rerun: azd hooks run $hook"
         fi
     fi
-    if [ "$waited" -ge "$wait_seconds" ]; then
+    if [ "$(date +%s)" -ge "$deadline" ]; then
         die "$hook: no blobs_extension key after ${wait_seconds}s for $AZURE_FUNCTION_APP_NAME (subscription $AZURE_SUBSCRIPTION_ID). Check that the deployment indexed on_catalog_blob (az functionapp function list --subscription $AZURE_SUBSCRIPTION_ID -g $AZURE_RESOURCE_GROUP -n $AZURE_FUNCTION_APP_NAME) and the host's start-up errors in Application Insights, then rerun: azd hooks run $hook"
     fi
     sleep "$poll_seconds"
-    waited=$((waited + poll_seconds))
 done
 
 # step: deploy-subscriptions: the module with exactly the values main.bicep would pass it

@@ -215,7 +215,9 @@ class World:
             "HOME": str(self.tmp),
             "FAKE_AZURE_STATE": str(self.state_path),
             "AZURE_ENV_NAME": self.env_name,
+            # Tiny waits: no sleeping between polls, and a hook that never sees its key gives up in seconds.
             "KEY_POLL_SECONDS": "0",
+            "KEY_WAIT_SECONDS": "5",
             **self.env,
             **extra,
         }
