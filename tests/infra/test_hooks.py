@@ -34,7 +34,6 @@ SHELLS = [
         ),
     ),
 ]
-Runner = Callable[[str, World], Run]
 
 
 @pytest.fixture(params=SHELLS)
@@ -68,10 +67,20 @@ def _azd_sets(run: Run) -> list[list[str]]:
     return [c[1:] for c in run.calls if c[0] == "azd"]
 
 
+def _first_up(world: World, run_hook: Callable[..., Run]) -> None:
+    """A completed first `azd up`: provision, code deployed (key at once), phase 2 done."""
+    world.provision()
+    world.deploy_code()
+    run = run_hook(world, "postdeploy")
+    assert run.returncode == 0, run.output
+
+
 # ---------------------------------------------------------------------------- postdeploy
 
 
-def test_first_deploy_waits_for_the_key_then_creates_the_subscriptions(world: World, run_hook) -> None:
+def test_first_deploy_waits_for_the_key_then_creates_the_subscriptions(
+    world: World, run_hook: Callable[..., Run]
+) -> None:
     world.provision()
     world.deploy_code(key_after=3)
     run = run_hook(world, "postdeploy")
@@ -89,10 +98,8 @@ def test_first_deploy_waits_for_the_key_then_creates_the_subscriptions(world: Wo
     assert "DEPLOY_EVENT_SUBSCRIPTION" not in world.state["azd_envs"]["other-env"]
 
 
-def test_second_run_keeps_phase_two_and_does_nothing_more(world: World, run_hook) -> None:
-    world.provision()
-    world.deploy_code()
-    assert run_hook(world, "postdeploy").returncode == 0
+def test_second_run_keeps_phase_two_and_does_nothing_more(world: World, run_hook: Callable[..., Run]) -> None:
+    _first_up(world, run_hook)
     pre = run_hook(world, "preprovision")
     assert pre.returncode == 0, pre.output
     _assert_pinned(pre, world)
@@ -102,10 +109,8 @@ def test_second_run_keeps_phase_two_and_does_nothing_more(world: World, run_hook
     assert len(world.state["deployments"]) == 1, "phase 2 ran twice"
 
 
-def test_up_after_down_starts_again_at_phase_one(world: World, run_hook) -> None:
-    world.provision()
-    world.deploy_code()
-    assert run_hook(world, "postdeploy").returncode == 0
+def test_up_after_down_starts_again_at_phase_one(world: World, run_hook: Callable[..., Run]) -> None:
+    _first_up(world, run_hook)
     world.down()
     down = run_hook(world, "postdown")
     assert down.returncode == 0, down.output
@@ -119,11 +124,9 @@ def test_up_after_down_starts_again_at_phase_one(world: World, run_hook) -> None
     assert world.env["DEPLOY_EVENT_SUBSCRIPTION"] == "true"
 
 
-def test_preprovision_resets_the_flag_when_the_app_is_gone(world: World, run_hook) -> None:
+def test_preprovision_resets_the_flag_when_the_app_is_gone(world: World, run_hook: Callable[..., Run]) -> None:
     """`azd up` after `azd down` without the postdown hook (or an environment copied from elsewhere)."""
-    world.provision()
-    world.deploy_code()
-    assert run_hook(world, "postdeploy").returncode == 0
+    _first_up(world, run_hook)
     world.down()
     pre = run_hook(world, "preprovision")
     assert pre.returncode == 0, pre.output
@@ -133,7 +136,7 @@ def test_preprovision_resets_the_flag_when_the_app_is_gone(world: World, run_hoo
     assert _azd_sets(pre) == [["env", "set", "-e", "dev", "DEPLOY_EVENT_SUBSCRIPTION", "false"]]
 
 
-def test_preprovision_resets_the_flag_when_the_app_has_no_code(world: World, run_hook) -> None:
+def test_preprovision_resets_the_flag_when_the_app_has_no_code(world: World, run_hook: Callable[..., Run]) -> None:
     world.provision()  # app exists, no code: no blobs_extension key
     world.state["azd_envs"]["dev"]["DEPLOY_EVENT_SUBSCRIPTION"] = "true"
     world.save()
@@ -143,7 +146,7 @@ def test_preprovision_resets_the_flag_when_the_app_has_no_code(world: World, run
     assert world.env["DEPLOY_EVENT_SUBSCRIPTION"] == "false"
 
 
-def test_preprovision_resets_a_cloned_environment_without_az_calls(world: World, run_hook) -> None:
+def test_preprovision_resets_a_cloned_environment_without_az_calls(world: World, run_hook: Callable[..., Run]) -> None:
     world.state["azd_envs"]["dev"]["DEPLOY_EVENT_SUBSCRIPTION"] = "true"
     world.save()
     pre = run_hook(world, "preprovision")
@@ -152,7 +155,7 @@ def test_preprovision_resets_a_cloned_environment_without_az_calls(world: World,
     assert world.env["DEPLOY_EVENT_SUBSCRIPTION"] == "false"
 
 
-def test_a_different_default_subscription_changes_nothing(world: World, run_hook) -> None:
+def test_a_different_default_subscription_changes_nothing(world: World, run_hook: Callable[..., Run]) -> None:
     """az's default (sub-default) has an app of the same name without a key: only pinning finds the right one."""
     world.provision()
     world.deploy_code(key_after=1)
@@ -165,7 +168,7 @@ def test_a_different_default_subscription_changes_nothing(world: World, run_hook
     assert world.state["deployments"][0]["subscription"] == world.subscription
 
 
-def test_a_failing_key_lookup_is_shown_and_stops_the_hook(world: World, run_hook) -> None:
+def test_a_failing_key_lookup_is_shown_and_stops_the_hook(world: World, run_hook: Callable[..., Run]) -> None:
     world.provision()
     world.deploy_code()
     world.load()
@@ -183,7 +186,7 @@ def test_a_failing_key_lookup_is_shown_and_stops_the_hook(world: World, run_hook
     assert "deployments" not in world.state and _azd_sets(run) == []
 
 
-def test_a_transient_lookup_error_is_shown_and_retried(world: World, run_hook) -> None:
+def test_a_transient_lookup_error_is_shown_and_retried(world: World, run_hook: Callable[..., Run]) -> None:
     world.provision()
     world.deploy_code(key_after=1)
     world.load()
@@ -195,7 +198,7 @@ def test_a_transient_lookup_error_is_shown_and_retried(world: World, run_hook) -
     assert len(world.state["deployments"]) == 1
 
 
-def test_no_key_in_time_names_the_subscription_and_what_to_check(world: World, run_hook) -> None:
+def test_no_key_in_time_names_the_subscription_and_what_to_check(world: World, run_hook: Callable[..., Run]) -> None:
     world.provision()  # no code: the key never appears
     run = run_hook(world, "postdeploy", KEY_WAIT_SECONDS="0")
     assert run.returncode == 1
@@ -204,7 +207,7 @@ def test_no_key_in_time_names_the_subscription_and_what_to_check(world: World, r
     assert "deployments" not in world.state
 
 
-def test_an_unusable_subscription_stops_before_any_lookup(world: World, run_hook) -> None:
+def test_an_unusable_subscription_stops_before_any_lookup(world: World, run_hook: Callable[..., Run]) -> None:
     world.provision()
     world.deploy_code()
     run = run_hook(world, "postdeploy", AZURE_SUBSCRIPTION_ID="sub-unknown")
@@ -213,7 +216,7 @@ def test_an_unusable_subscription_stops_before_any_lookup(world: World, run_hook
     assert run.az("functionapp") == []
 
 
-def test_missing_environment_values_are_named(world: World, run_hook) -> None:
+def test_missing_environment_values_are_named(world: World, run_hook: Callable[..., Run]) -> None:
     run = run_hook(world, "postdeploy")
     assert run.returncode == 1
     assert "AZURE_RESOURCE_GROUP is not set" in run.stderr
@@ -224,7 +227,9 @@ def test_missing_environment_values_are_named(world: World, run_hook) -> None:
 
 
 @pytest.mark.parametrize("group", ["", "rg-app"])
-def test_an_existing_catalog_account_may_not_share_the_apps_group(world: World, run_hook, group: str) -> None:
+def test_an_existing_catalog_account_may_not_share_the_apps_group(
+    world: World, run_hook: Callable[..., Run], group: str
+) -> None:
     world.provision()
     run = run_hook(
         world,
@@ -237,7 +242,7 @@ def test_an_existing_catalog_account_may_not_share_the_apps_group(world: World, 
     assert run.calls == []
 
 
-def test_an_existing_catalog_account_in_its_own_group_passes(world: World, run_hook) -> None:
+def test_an_existing_catalog_account_in_its_own_group_passes(world: World, run_hook: Callable[..., Run]) -> None:
     run = run_hook(
         world,
         "preprovision",
