@@ -5,8 +5,9 @@
 $Hook = 'preprovision'
 . (Join-Path $PSScriptRoot 'lib.ps1')
 
-# step: require-env: the environment being provisioned and its subscription
-Assert-Env @('AZURE_ENV_NAME', 'AZURE_SUBSCRIPTION_ID')
+# step: require-env: the environment being provisioned (on a first run azd may not have chosen
+# the subscription or resource group yet; the steps below cope with that)
+Assert-Env @('AZURE_ENV_NAME')
 
 # step: guard-catalog-group: an existing catalog account must not live in the app's resource group
 if ($env:EXISTING_CATALOG_ACCOUNT_NAME) {
@@ -20,7 +21,7 @@ if ($env:EXISTING_CATALOG_ACCOUNT_NAME) {
 # step: reset-phase-two: keep DEPLOY_EVENT_SUBSCRIPTION=true only while the app has its key
 if ($env:DEPLOY_EVENT_SUBSCRIPTION -ne 'true') { exit 0 }
 $reason = ''
-if (-not $env:AZURE_RESOURCE_GROUP -or -not $env:AZURE_FUNCTION_APP_NAME) {
+if (-not $env:AZURE_SUBSCRIPTION_ID -or -not $env:AZURE_RESOURCE_GROUP -or -not $env:AZURE_FUNCTION_APP_NAME) {
     $reason = 'this environment records no function app yet (a new or cloned environment)'
 }
 else {

@@ -14,8 +14,9 @@ hook=preprovision
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-# step: require-env: the environment being provisioned and its subscription
-need AZURE_ENV_NAME AZURE_SUBSCRIPTION_ID
+# step: require-env: the environment being provisioned (on a first run azd may not have chosen
+# the subscription or resource group yet; the steps below cope with that)
+need AZURE_ENV_NAME
 
 # step: guard-catalog-group: an existing catalog account must not live in the app's resource group
 if [ -n "${EXISTING_CATALOG_ACCOUNT_NAME:-}" ]; then
@@ -30,7 +31,7 @@ if [ "${DEPLOY_EVENT_SUBSCRIPTION:-false}" != "true" ]; then
     exit 0
 fi
 reason=""
-if [ -z "${AZURE_RESOURCE_GROUP:-}" ] || [ -z "${AZURE_FUNCTION_APP_NAME:-}" ]; then
+if [ -z "${AZURE_SUBSCRIPTION_ID:-}" ] || [ -z "${AZURE_RESOURCE_GROUP:-}" ] || [ -z "${AZURE_FUNCTION_APP_NAME:-}" ]; then
     reason="this environment records no function app yet (a new or cloned environment)"
 else
     err=$(mktemp)

@@ -149,6 +149,14 @@ def test_preprovision_resets_the_flag_when_the_app_has_no_code(world: World, run
 def test_preprovision_resets_a_cloned_environment_without_az_calls(world: World, run_hook: Callable[..., Run]) -> None:
     world.state["azd_envs"]["dev"]["DEPLOY_EVENT_SUBSCRIPTION"] = "true"
     world.save()
+    first = run_hook(world, "preprovision")
+    assert first.returncode == 0, first.output
+    assert [c for c in first.calls if c[0] == "az"] == []
+    assert world.env["DEPLOY_EVENT_SUBSCRIPTION"] == "false"
+    # The same on a first `azd up` before azd has chosen the subscription.
+    world.load()
+    world.state["azd_envs"]["dev"] = {"DEPLOY_EVENT_SUBSCRIPTION": "true"}
+    world.save()
     pre = run_hook(world, "preprovision")
     assert pre.returncode == 0, pre.output
     assert [c for c in pre.calls if c[0] == "az"] == []
