@@ -2,9 +2,9 @@
 # Every az call names the azd environment's subscription: az's own default may be another one.
 # The caller sets $Hook (its name, for messages). Native commands are checked with $LASTEXITCODE.
 
-# The blobs_extension key as a JMESPath type: "string" once it exists, "null" before. The key
-# itself never leaves az.
-$KeyQuery = 'type(systemKeys.blobs_extension)'
+# "string" once the blobs_extension key exists, "null" before: the key itself never leaves az.
+# (No parentheses: az is az.cmd, which breaks on an unquoted ")"; the spaces make PowerShell quote it.)
+$KeyQuery = "systemKeys.blobs_extension && 'string' || 'null'"
 
 # Stop-Hook MESSAGE: print MESSAGE to stderr and stop the hook.
 function Stop-Hook([string]$Message) {

@@ -2,9 +2,9 @@
 # Every az call names the azd environment's subscription: az's own default may be another one.
 # The caller sets `hook` (its name, for messages).
 
-# The blobs_extension key as a JMESPath type: "string" once it exists, "null" before. The key
-# itself never leaves az.
-KEY_QUERY='type(systemKeys.blobs_extension)'
+# "string" once the blobs_extension key exists, "null" before: the key itself never leaves az.
+# (No parentheses: on Windows az is az.cmd, which breaks on an unquoted ")" in its arguments.)
+KEY_QUERY="systemKeys.blobs_extension && 'string' || 'null'"
 
 # die MESSAGE: print MESSAGE to stderr and stop the hook.
 die() {

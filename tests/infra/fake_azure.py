@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-KEY_QUERY = "type(systemKeys.blobs_extension)"
+KEY_QUERY = "systemKeys.blobs_extension && 'string' || 'null'"
 # Values the fake key list returns; tests check none of them reaches the hook's output.
 SECRETS = ("BLOB-EXTENSION-SECRET", "MASTER-SECRET", "FUNCTION-SECRET")
 
