@@ -263,10 +263,14 @@ def test_an_existing_catalog_account_in_its_own_group_passes(world: World, run_h
 # ---------------------------------------------------------------------------- static checks (both shells)
 
 
+def _joined(path: Path) -> str:
+    """The file with line continuations (\\ in sh, ` in PowerShell) joined."""
+    return re.sub(r"[\\`]\n\s*", " ", path.read_text())
+
+
 def _logical_lines(path: Path) -> list[str]:
-    """Lines with continuations (\\ in sh, ` in PowerShell) joined and comments dropped."""
-    joined = re.sub(r"[\\`]\n\s*", " ", path.read_text())
-    return [line for line in joined.splitlines() if not line.lstrip().startswith("#")]
+    """Joined lines without comments."""
+    return [line for line in _joined(path).splitlines() if not line.lstrip().startswith("#")]
 
 
 def _steps(path: Path) -> list[str]:
@@ -282,6 +286,12 @@ def test_both_shells_do_the_same_steps(name: str) -> None:
     posix, windows = _steps(HOOKS / f"{name}.sh"), _steps(HOOKS / f"{name}.ps1")
     assert len(posix) >= 2, f"{name}.sh has no `# step:` list; the comparison would be vacuous"
     assert posix == windows, f"{name}: POSIX steps {posix} != PowerShell steps {windows}"
+    # And they read the same azd environment values.
+    needs = {n for line in re.findall(r"^need (.+)$", _joined(HOOKS / f"{name}.sh"), re.M) for n in line.split()}
+    asserts = set(
+        re.findall(r"'(\w+)'", " ".join(re.findall(r"Assert-Env @\(([^)]*)\)", _joined(HOOKS / f"{name}.ps1"))))
+    )
+    assert needs and needs == asserts, f"{name}: sh needs {sorted(needs)}, ps1 asserts {sorted(asserts)}"
 
 
 def test_every_az_command_in_every_hook_names_the_subscription() -> None:
@@ -331,8 +341,7 @@ def test_hook_outputs_are_main_outputs() -> None:
     builtins = {"AZURE_RESOURCE_GROUP", "AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_SUBSCRIPTION_ID"}
     outputs = set(main().doc["outputs"])
     for path in HOOKS.glob("*.sh"):
-        text = re.sub(r"\\\n\s*", " ", path.read_text())
-        required = {n for line in re.findall(r"^need (.+)$", text, re.M) for n in line.split()}
+        required = {n for line in re.findall(r"^need (.+)$", _joined(path), re.M) for n in line.split()}
         assert required - builtins <= outputs, f"{path.name} needs {required - builtins - outputs}"
     params = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
     assert "DEPLOY_EVENT_SUBSCRIPTION" in params["deployEventSubscription"]["value"]
