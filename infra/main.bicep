@@ -66,7 +66,8 @@ param catalogSystemTopicName string = ''
 
 // ---------------------------------------------------------------- ingestion behaviour
 // An array, not a string: azd (1.23.4+) parses the value of an array/object parameter as JSON,
-// while a string value is pasted raw into the parameters file, where any `"` breaks it.
+// while a string value is pasted raw into the parameters file, where any `"` breaks it. Any other
+// structured setting follows the same pattern: array/object parameter, string() into the setting.
 @description('Routing rules (ROUTING_RULES), e.g. [{"container": "catalogs", "prefix": "naip/", "collection": "naip"}]; [] means one rule for the watched container.')
 param routingRules array = []
 
