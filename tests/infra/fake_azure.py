@@ -45,9 +45,10 @@ def _az(state: dict[str, Any], args: list[str]) -> int:
     world = subs[sub]
     query, group, name = _flag(args, "--query"), _flag(args, "-g", "--resource-group"), _flag(args, "-n", "--name")
     if args[:2] == ["account", "show"]:
-        if query != "id":
+        doc = {"id": sub, "name": f"{sub} name", "state": "Enabled", "isDefault": sub == state["default_subscription"]}
+        if query not in (None, "id"):
             return _fail(f"fake az: unsupported query {query!r}", 2)
-        print(sub)
+        print(json.dumps(doc) if query is None else sub)
         return 0
     if group is not None and group not in world["groups"]:
         return _fail(

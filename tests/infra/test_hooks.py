@@ -325,6 +325,44 @@ def test_posix_hooks_parse_and_are_executable() -> None:
         subprocess.run(["sh", "-n", str(path)], check=True)
 
 
+def _code_only(text: str) -> str:
+    """PowerShell source without its strings and # comments (a small lexer: enough for these scripts)."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "#":
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+        elif ch in "'\"":
+            i += 1
+            while i < n:
+                escaped = ch == '"' and text[i] == "`"  # `" inside "..."
+                doubled = text[i] == ch and text[i + 1 : i + 2] == ch  # '' or ""
+                if escaped or doubled:
+                    i += 2
+                elif text[i] == ch:
+                    break
+                else:
+                    i += 1
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+@pytest.mark.parametrize("path", sorted(HOOKS.glob("*.ps1")), ids=lambda p: p.name)
+def test_powershell_hooks_are_balanced(path: Path) -> None:
+    """A cheap structural check that runs without pwsh: every bracket closes, in order."""
+    pairs, stack = {")": "(", "}": "{", "]": "["}, []
+    for i, ch in enumerate(_code_only(path.read_text())):
+        if ch in "({[":
+            stack.append(ch)
+        elif ch in pairs:
+            assert stack and stack.pop() == pairs[ch], f"{path.name}: unbalanced {ch!r} at offset {i}"
+    assert not stack, f"{path.name}: unclosed {stack}"
+
+
 @pytest.mark.skipif(pwsh() is None, reason="pwsh is not installed here; the step-list comparison still runs")
 def test_powershell_hooks_parse() -> None:
     import subprocess
