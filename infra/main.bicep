@@ -40,7 +40,7 @@ param geoCatalogApiVersion string = '2026-04-15'
 param geoCatalogScope string = 'https://geocatalog.spatio.azure.com/.default'
 
 // ---------------------------------------------------------------- catalog storage
-@description('Existing catalog storage account to watch (StorageV2 or premium BlockBlobStorage; see docs/deploy.md). Empty: create a new keyless account in this resource group, which `azd down` deletes.')
+@description('Existing catalog storage account to watch: kind StorageV2, BlockBlobStorage or BlobStorage (the kinds that emit blob events; see docs/deploy.md). Empty: create a new keyless account in this resource group, which `azd down` deletes.')
 param existingCatalogAccountName string = ''
 
 @description('Resource group of the existing catalog account: keep it out of the app\'s resource group, which `azd down` deletes whole (the preprovision hook refuses an empty or equal value).')
