@@ -40,10 +40,10 @@ param geoCatalogApiVersion string = '2026-04-15'
 param geoCatalogScope string = 'https://geocatalog.spatio.azure.com/.default'
 
 // ---------------------------------------------------------------- catalog storage
-@description('Existing catalog storage account (GPv2) to watch. Empty: create a new keyless account.')
+@description('Existing catalog storage account to watch: kind StorageV2, BlockBlobStorage or BlobStorage (the kinds that emit blob events; see docs/deploy.md). Empty: create a new keyless account in this resource group, which `azd down` deletes.')
 param existingCatalogAccountName string = ''
 
-@description('Resource group of the existing catalog account. Empty: this resource group.')
+@description('Resource group of the existing catalog account: keep it out of the app\'s resource group, which `azd down` deletes whole (the preprovision hook refuses an empty or equal value).')
 param existingCatalogAccountResourceGroup string = ''
 
 @description('Name of the new catalog account when none is given; empty derives stcat<token>.')
@@ -65,8 +65,11 @@ param additionalReadableContainers array = []
 param catalogSystemTopicName string = ''
 
 // ---------------------------------------------------------------- ingestion behaviour
-@description('Routing rules as a JSON array (ROUTING_RULES); [] means one rule for the watched container.')
-param routingRules string = '[]'
+// An array, not a string: azd (1.23.4+) parses the value of an array/object parameter as JSON,
+// while a string value is pasted raw into the parameters file, where any `"` breaks it. Any other
+// structured setting follows the same pattern: array/object parameter, string() into the setting.
+@description('Routing rules (ROUTING_RULES), e.g. [{"container": "catalogs", "prefix": "naip/", "collection": "naip"}]; [] means one rule for the watched container.')
+param routingRules array = []
 
 @allowed([
   'SasToken'
@@ -145,12 +148,15 @@ param eventMaxDeliveryAttempts int = 30
 param eventTimeToLiveInMinutes int = 1440
 
 // ---------------------------------------------------------------- hosting
+// Flex Consumption also offers 3.10 and 3.14; the code needs 3.11+ and 3.13 is the newest
+// version this project allows (see docs/deploy.md).
 @allowed([
-  '3.10'
   '3.11'
   '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+@description('Python version of the Flex Consumption runtime.')
+param pythonVersion string = '3.13'
 
 @minValue(1)
 @maxValue(1000)
@@ -193,7 +199,6 @@ var appBlobUri = 'https://${appStorageName}.blob.${storageSuffix}'
 var appQueueUri = 'https://${appStorageName}.queue.${storageSuffix}'
 var appTableUri = 'https://${appStorageName}.table.${storageSuffix}'
 var catalogBlobUri = 'https://${catalogName}.blob.${storageSuffix}'
-var catalogQueueUri = 'https://${catalogName}.queue.${storageSuffix}'
 
 // ---------------------------------------------------------------- identity, storage, monitoring
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -301,7 +306,9 @@ var appSettings = [
     name: '${hostStorage}__tableServiceUri'
     value: appTableUri
   }
-  // The blob trigger's connection: the catalog account (queue URI for its poison queue).
+  // The blob trigger's connection: blobs on the catalog account; its queue URI (where the blob
+  // extension keeps the poison queue) points at the app's own storage, so nothing on the user's
+  // account is created or changed and accounts without a queue service (premium block blob) work.
   {
     name: '${catalogTrigger}__credential'
     value: 'managedidentity'
@@ -316,7 +323,7 @@ var appSettings = [
   }
   {
     name: '${catalogTrigger}__queueServiceUri'
-    value: catalogQueueUri
+    value: appQueueUri
   }
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
@@ -373,9 +380,9 @@ var appSettings = [
     value: reportContainer
   }
   {
-    // json() fails the deployment early on invalid JSON.
+    // string() of an array is its JSON text, which ingest_core.settings parses.
     name: code.routing_rules
-    value: string(json(routingRules))
+    value: string(routingRules)
   }
   {
     name: code.source_kind
