@@ -69,6 +69,8 @@ class Job:
     last_error: str = ""
     error_where: str = ""
     warnings: str = ""
+    config_applied: str = ""  # issue 11: JSON record of the collection configuration applied
+    event_published: bool = False  # issue 11: the completion event went out (reconcile retries until it does)
     lease_until: str = ""
     created_at: str = ""
     updated_at: str = ""

@@ -7,6 +7,8 @@ import json
 import logging
 from datetime import timedelta
 
+from ingest_core.collection_config import CollectionConfig, collection_id_for
+from ingest_core.config_apply import apply_config, discover_config
 from ingest_core.errors import InvalidDrop, ServiceError
 from ingest_core.events import Drop, container_url_of, parse_blob_url
 from ingest_core.ledger import Job, StaleJob, now_utc
@@ -164,6 +166,7 @@ def _prepare(rt: Runtime, job: Job) -> Job:
         )
     if pf.missing:
         return _defer(rt, job, pf)
+    cfg = discover_config(rt, job.blob_url, rule, reader.add)  # issue 11: validated before any call
     digest = reader.digest()
     twin = None if job.replay else _same_content_as(rt, job, digest)
     if twin is not None:
@@ -175,13 +178,14 @@ def _prepare(rt: Runtime, job: Job) -> Job:
             last_error=f"unchanged: same catalog, items and links as job {twin.job_id} ({twin.state.value})",
         )
     job = rt.ledger.update(job, content_digest=digest, lease_until=_lease(rt))
-    collection_id = rule.collection_id(path, pf.catalog_id)
+    collection_id = collection_id_for(rule, path, pf.catalog_id, cfg)  # issue 11: config/collection.json id
     if not valid_collection_id(collection_id):
         raise InvalidDrop(
             f"collection id {collection_id!r} is invalid: use 3-32 letters, digits, '-' or '_' "
             "(set the catalog id or the routing rule's collection)"
         )
-    _ensure_collection(rt, collection_id, rule, pf, job.blob_url, reader)
+    _ensure_collection(rt, collection_id, rule, pf, job.blob_url, reader, cfg)
+    job = rt.ledger.update(job, config_applied=apply_config(rt, collection_id, cfg, rule))  # issue 11
     containers = sorted(pf.asset_containers, key=lambda c: c != container_url)
     source_ids = [ensure_source(rt, c) for c in containers]
     job = rt.ledger.update(
@@ -223,7 +227,13 @@ def _defer(rt: Runtime, job: Job, pf: Preflight) -> Job:
 
 
 def _ensure_collection(
-    rt: Runtime, collection_id: str, rule: RoutingRule, pf: Preflight, catalog_url: str, read: TreeReader
+    rt: Runtime,
+    collection_id: str,
+    rule: RoutingRule,
+    pf: Preflight,
+    catalog_url: str,
+    read: TreeReader,
+    cfg: CollectionConfig | None = None,
 ) -> None:
     """Create the collection when missing, as the rule's policy says."""
     if rt.geocatalog.get_collection(collection_id) is not None:
@@ -233,7 +243,7 @@ def _ensure_collection(
             f"collection {collection_id!r} does not exist and the routing rule's policy is 'require': "
             "create the collection first, or change the rule's collectionPolicy"
         )
-    from_file = (
+    from_file = (cfg.collection if cfg else None) or (  # issue 11: a config/ collection.json wins
         pf.catalog if pf.catalog.get("type") == "Collection" else read(sibling_url(catalog_url, "collection.json"))
     )
     if rule.collection_policy == CollectionPolicy.FROM_FILE and from_file is None:

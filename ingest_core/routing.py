@@ -19,6 +19,13 @@ class CollectionPolicy(str, Enum):
     REQUIRE = "require"  # never create: INVALID when it is missing
 
 
+class ConfigMode(str, Enum):
+    """How a drop's collection configuration meets what the collection already has."""
+
+    MERGE = "merge"  # create or replace what the drop names; leave everything else alone
+    REPLACE = "replace"  # also delete render options, mosaics and queryables the drop does not name
+
+
 class RoutingRule(BaseModel):
     """One rule. `collection` may hold `{catalog_id}` and `{folder}` (first path segment)."""
 
@@ -31,6 +38,7 @@ class RoutingRule(BaseModel):
     collection_policy: CollectionPolicy = Field(default=CollectionPolicy.PLACEHOLDER, alias="collectionPolicy")
     skip_existing_items: bool = Field(default=True, alias="skipExistingItems")
     keep_original_assets: bool = Field(default=False, alias="keepOriginalAssets")
+    config_mode: ConfigMode = Field(default=ConfigMode.MERGE, alias="configMode")
 
     def covers(self, account: str, container: str, path: str) -> bool:
         """True when this rule's account, container and prefix match the blob."""

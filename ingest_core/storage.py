@@ -100,6 +100,22 @@ class CatalogStorage:
         except (ServiceRequestError, HttpResponseError) as exc:
             raise _storage_error(exc, url) from None
 
+    def list_folder(self, container_url: str, folder: str, max_names: int) -> list[str]:
+        """Names directly in `folder` (a path ending in '/' or ''), sub-folders ending in '/'; at most `max_names`."""
+        account, container, _ = parse_blob_url(container_url.rstrip("/") + "/x")
+        client = self._service.get_container_client(container)
+        names: list[str] = []
+        try:
+            for entry in client.walk_blobs(name_starts_with=folder or None, delimiter="/"):
+                names.append(entry.name[len(folder) :])
+                if len(names) >= max_names:
+                    break
+        except ResourceNotFoundError:
+            return []
+        except (ServiceRequestError, HttpResponseError) as exc:
+            raise _storage_error(exc, f"{container_url.rstrip('/')}/{folder}") from None
+        return names
+
     def mint_container_sas(self, container_url: str, lifetime: timedelta) -> ContainerSas:
         """A read+list SAS for one container: user-delegation unless a local account key is configured."""
         account, container, _ = parse_blob_url(container_url.rstrip("/") + "/x")
