@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest_core.completion import CompletionPublisher
 from ingest_core.geocatalog import CredentialToken, GeoCatalogClient, StaticToken
 from ingest_core.ledger import Ledger
 from ingest_core.redaction import install_log_redaction
@@ -23,6 +24,7 @@ class Runtime:
     geocatalog: GeoCatalogClient
     ledger: Ledger
     source_cache: dict[str, SourceInfo] = field(default_factory=dict)
+    completion: CompletionPublisher | None = None  # issue 11: reconcile retries unpublished events with it
 
 
 def build_runtime(settings: Settings, credential: Any | None = None) -> Runtime:
@@ -36,6 +38,14 @@ def build_runtime(settings: Settings, credential: Any | None = None) -> Runtime:
 
             credential = DefaultAzureCredential()
         token = CredentialToken(credential, settings.geocatalog_scope)
+    completion = CompletionPublisher(settings, credential)  # issue 11
+    reports = ReportWriter(settings.report_connection, settings.report_container, credential=credential)
+    ledger = Ledger(
+        settings.ledger_connection,
+        settings.ledger_table,
+        credential=credential,
+        on_terminal=lambda job: (reports(job), completion.notify(ledger, job)),  # issue 11: report, then event
+    )
     return Runtime(
         settings=settings,
         storage=CatalogStorage(settings.catalog_connection, credential=credential),
@@ -46,10 +56,6 @@ def build_runtime(settings: Settings, credential: Any | None = None) -> Runtime:
             max_retries=settings.http_max_retries,
             backoff_cap=settings.http_backoff_cap_seconds,
         ),
-        ledger=Ledger(
-            settings.ledger_connection,
-            settings.ledger_table,
-            credential=credential,
-            on_terminal=ReportWriter(settings.report_connection, settings.report_container, credential=credential),
-        ),
+        ledger=ledger,
+        completion=completion,
     )
