@@ -111,9 +111,11 @@ class CollectionConfig:
 
     @property
     def collection_id(self) -> str | None:
-        """The id of the nearest collection.json, if it has one."""
+        """The id of the nearest `config/collection.json`; a loose collection.json gives the body only, as before."""
+        urls = self.files.get("collection") or [""]
         value = (self.collection or {}).get("id")
-        return value if isinstance(value, str) and value else None
+        in_config = posixpath.basename(posixpath.dirname(urls[0])) == CONFIG_FOLDER
+        return value if in_config and isinstance(value, str) and value else None
 
     @property
     def empty(self) -> bool:

@@ -138,3 +138,10 @@ def test_queryables_as_a_json_schema_are_accepted():
     lister, read = tree({"c/queryables.json": schema})
     cfg = load_config(f"{BASE}/c/catalog.json", RoutingRule(container="drops"), lister, read)
     assert cfg.queryables == [{"name": "eo:cloud_cover", "definition": {"type": "number"}}]
+
+
+def test_a_loose_collection_json_gives_the_body_but_not_the_id():
+    lister, read = tree({"x/cat/collection.json": {"type": "Collection", "id": "upstream"}})
+    cfg = load_config(f"{BASE}/x/cat/catalog.json", RoutingRule(container="drops"), lister, read)
+    assert cfg.collection == {"type": "Collection", "id": "upstream"} and cfg.collection_id is None
+    assert collection_id_for(RoutingRule(container="drops"), "x/cat/catalog.json", "cat", cfg) == "cat"
