@@ -11,13 +11,14 @@ from ingest_core.collection_config import CollectionConfig, collection_id_for
 from ingest_core.config_apply import apply_config, discover_config
 from ingest_core.errors import InvalidDrop, ServiceError
 from ingest_core.events import Drop, container_url_of, parse_blob_url
+from ingest_core.geoparquet import geoparquet_preflight, is_geoparquet_drop, read_footer
 from ingest_core.ledger import Job, StaleJob, now_utc
 from ingest_core.routing import CollectionPolicy, RoutingRule, match_rule, valid_collection_id, watches_container
 from ingest_core.runtime import Runtime
 from ingest_core.sources import ensure_source, parse_time
 from ingest_core.stac import Preflight, collection_body, parse_catalog, preflight, sibling_url
 from ingest_core.states import NOT_STARTED, JobState
-from ingest_core.storage import BlobNotFound
+from ingest_core.storage import BlobNotFound, CatalogStorage
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,8 @@ def handle_drop(rt: Runtime, drop: Drop, replay: str = "") -> Job | None:
     if not watches_container(rules, drop.account, drop.container):
         log.info("ignored %s: no routing rule watches %s/%s", drop.url, drop.account, drop.container)
         return None
-    if not drop.path.endswith(s.catalog_suffix):
+    geoparquet = is_geoparquet_drop(rules, drop.account, drop.container, drop.path)  # issue 11
+    if not drop.path.endswith(s.catalog_suffix) and not geoparquet:
         log.debug("ignored %s: not a %s", drop.url, s.catalog_suffix)
         return None
     if not drop.etag:
@@ -147,19 +149,24 @@ def _prepare(rt: Runtime, job: Job) -> Job:
     if rule is None:
         prefixes = [r.prefix or "(all)" for r in s.rules_or_default() if r.container == container]
         raise InvalidDrop(f"no routing rule covers this path; rules for container {container} cover {prefixes}")
+    geoparquet = is_geoparquet_drop(s.rules_or_default(), account, container, path)  # issue 11
     try:
-        data, etag = rt.storage.read_blob(job.blob_url, s.catalog_max_bytes)
+        data, etag = (read_footer if geoparquet else CatalogStorage.read_blob)(
+            rt.storage, job.blob_url, s.catalog_max_bytes
+        )
     except BlobNotFound:
         return rt.ledger.transition(job, JobState.SUPERSEDED, last_error="the blob was deleted before processing")
     if etag != job.etag:
         return rt.ledger.transition(
             job, JobState.SUPERSEDED, last_error=f"blob changed (ETag {etag}) before processing"
         )
-    doc = parse_catalog(data, job.blob_url)
     reader = TreeReader(rt)
     reader.add(job.blob_url, data)
     container_url = container_url_of(job.blob_url)
-    pf = preflight(job.blob_url, doc, container_url, reader, s.preflight_max_links)
+    if geoparquet:  # issue 11: the footer says what the file holds
+        pf = geoparquet_preflight(job.blob_url, data, container_url)
+    else:
+        pf = preflight(job.blob_url, parse_catalog(data, job.blob_url), container_url, reader, s.preflight_max_links)
     if pf.root_url:
         return rt.ledger.transition(
             job, JobState.IGNORED, last_error=f"child catalog: ingested through its root {pf.root_url}"
@@ -199,7 +206,7 @@ def _prepare(rt: Runtime, job: Job) -> Job:
         last_error="",
         error_where="",
     )
-    job = _ensure_ingestion(rt, job, rule)
+    job = _ensure_ingestion(rt, job, rule, "StacGeoparquet" if geoparquet else "StaticCatalog")
     return rt.ledger.transition(job, JobState.QUEUED)
 
 
@@ -264,13 +271,14 @@ def _ensure_collection(
             raise
 
 
-def _ensure_ingestion(rt: Runtime, job: Job, rule: RoutingRule) -> Job:
+def _ensure_ingestion(rt: Runtime, job: Job, rule: RoutingRule, import_type: str = "StaticCatalog") -> Job:
     """Reuse the ingestion definition for (collection, catalog URL), or create it."""
+    url_field = "sourceCatalogUrl" if import_type == "StaticCatalog" else "stacGeoparquetUrl"  # issue 11
     if job.ingestion_id:
         return job
     wanted = {"skipExistingItems": rule.skip_existing_items, "keepOriginalAssets": rule.keep_original_assets}
     for ing in rt.geocatalog.list_ingestions(job.collection_id):
-        if ing.get("sourceCatalogUrl") == job.blob_url and ing.get("status", "Ready") == "Ready":
+        if ing.get(url_field) == job.blob_url and ing.get("status", "Ready") == "Ready":
             changed = {k: v for k, v in wanted.items() if ing.get(k) != v}
             if changed:  # the routing rule's options changed since the definition was made
                 rt.geocatalog.update_ingestion(job.collection_id, ing["id"], changed)
@@ -279,9 +287,9 @@ def _ensure_ingestion(rt: Runtime, job: Job, rule: RoutingRule) -> Job:
     created = rt.geocatalog.create_ingestion(
         job.collection_id,
         {
-            "importType": "StaticCatalog",
+            "importType": import_type,
             "displayName": f"drop {job.blob_url.rsplit('/', 2)[-2]}/{job.blob_url.rsplit('/', 1)[-1]}"[:100],
-            "sourceCatalogUrl": job.blob_url,
+            url_field: job.blob_url,
             **wanted,
         },
     )

@@ -39,6 +39,8 @@ class RoutingRule(BaseModel):
     skip_existing_items: bool = Field(default=True, alias="skipExistingItems")
     keep_original_assets: bool = Field(default=False, alias="keepOriginalAssets")
     config_mode: ConfigMode = Field(default=ConfigMode.MERGE, alias="configMode")
+    # A `.parquet` blob under this rule is a stac-geoparquet drop (importType StacGeoparquet).
+    stac_geoparquet: bool = Field(default=False, alias="stacGeoparquet")
 
     def covers(self, account: str, container: str, path: str) -> bool:
         """True when this rule's account, container and prefix match the blob."""

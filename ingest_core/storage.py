@@ -100,6 +100,21 @@ class CatalogStorage:
         except (ServiceRequestError, HttpResponseError) as exc:
             raise _storage_error(exc, url) from None
 
+    def read_tail(self, url: str, length: int) -> tuple[bytes, str, int]:
+        """The last `length` bytes of a blob (fewer if it is smaller): (bytes, etag, blob size)."""
+        blob = self._blob(url)
+        try:
+            size = blob.get_blob_properties().size
+            offset = max(0, size - length)
+            download = blob.download_blob(offset=offset, length=size - offset, max_concurrency=1) if size else None
+            if download is None:
+                return b"", self.blob_etag(url), 0
+            return download.readall(), download.properties.etag.strip('"'), size
+        except ResourceNotFoundError:
+            raise BlobNotFound(url_without_query(url)) from None
+        except (ServiceRequestError, HttpResponseError) as exc:
+            raise _storage_error(exc, url) from None
+
     def list_folder(self, container_url: str, folder: str, max_names: int) -> list[str]:
         """Names directly in `folder` (a path ending in '/' or ''), sub-folders ending in '/'; at most `max_names`."""
         account, container, _ = parse_blob_url(container_url.rstrip("/") + "/x")
