@@ -137,15 +137,19 @@ def write_items(items: list[dict[str, Any]]) -> bytes:
     """A stac-geoparquet file of `items` (properties flattened, WKB geometry, `geo` metadata)."""
     rows = []
     for item in items:
-        row = {k: item[k] for k in TOP_LEVEL if k in item and k not in ("geometry", "bbox", "links")}
+        row = {k: item[k] for k in TOP_LEVEL if k in item and k not in ("geometry", "bbox")}
         row["geometry"] = geojson_to_wkb(item["geometry"])
         if item.get("bbox"):
             row["bbox"] = dict(zip(("xmin", "ymin", "xmax", "ymax"), item["bbox"][:4], strict=True))
         row.update(item.get("properties") or {})
         rows.append(row)
     table = pa.Table.from_pylist(rows)
-    geo = {"version": "1.1.0", "primary_column": "geometry",
-           "columns": {"geometry": {"encoding": "WKB", "geometry_types": sorted({i["geometry"]["type"] for i in items})}}}  # fmt: skip
+    column: dict[str, Any] = {"encoding": "WKB", "geometry_types": sorted({i["geometry"]["type"] for i in items})}
+    boxes = [i["bbox"] for i in items if i.get("bbox")]
+    if boxes:
+        column["bbox"] = [min(b[0] for b in boxes), min(b[1] for b in boxes),
+                          max(b[2] for b in boxes), max(b[3] for b in boxes)]  # fmt: skip
+    geo = {"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": column}}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"geo": json.dumps(geo).encode()})
     out = io.BytesIO()
     pq.write_table(table, out)

@@ -1,0 +1,33 @@
+"""The completion event's shape, from a job; publishing is covered against the topic stand-in (integration)."""
+
+from __future__ import annotations
+
+import json
+
+from ingest_core.completion import completion_event, event_subject, event_type
+from ingest_core.ledger import Job
+from ingest_core.states import JobState
+
+URL = "https://acct.blob.core.windows.net/drops/area/a/catalog.json"
+
+
+def test_type_and_subject():
+    assert event_type("Contoso.Geo", JobState.PARTIAL) == "Contoso.Geo.Ingestion.Partial"
+    assert event_subject(URL) == "/blobServices/default/containers/drops/blobs/area/a/catalog.json"
+
+
+def test_failed_job_event_carries_error_counters_and_configuration():
+    job = Job(job_id="j1", blob_url=URL, etag="e", state=JobState.FAILED, collection_id="c", run_id="r",
+              ingestion_id="i", total_items=3, successful_items=0, failed_items=3, last_error="IngestionFailed: x",
+              error_where="POST /runs", config_applied=json.dumps({"written": {"mosaics": ["m"]}}))  # fmt: skip
+    event = completion_event(job, "https://gc", "CatalogIngest", "https://app/reports/j1.json")
+    assert (event.id, event.type, event.source) == ("j1", "CatalogIngest.Ingestion.Failed", "https://gc")
+    assert event.data["error"] == {"message": "IngestionFailed: x", "where": "POST /runs"}
+    assert event.data["counters"] == {"total": 3, "successful": 0, "failed": 3, "pending": 0}
+    assert event.data["runIds"] == ["r"] and event.data["configuration"] == {"written": {"mosaics": ["m"]}}
+
+
+def test_ignored_job_without_a_run_has_empty_run_ids_and_no_error():
+    job = Job(job_id="j2", blob_url=URL, etag="e", state=JobState.IGNORED)
+    data = completion_event(job, "s", "P", "u").data
+    assert data["runIds"] == [] and data["error"] is None and data["collectionId"] is None
