@@ -4,31 +4,15 @@ what is not stac-geoparquet is INVALID with the reason, before any GeoCatalog ca
 from __future__ import annotations
 
 import io
-import json
-from urllib.parse import urljoin
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
 
 from geocatalog_emulator.geoparquet import read_items, write_items
-from geocatalog_emulator.testing import SAMPLE_CATALOG, upload_directory
+from geocatalog_emulator.testing import SAMPLE_CATALOG, sample_items, upload_directory
 from ingest_core.states import JobState
 from tests.integration.twin_helpers import COLL_POST, ING_POST, TOKEN, admin, calls, drop, reconcile_until, runtime_for
-
-
-def demo_items(base_url: str) -> list[dict]:
-    """The demo catalog's items with absolute asset hrefs (a Parquet file has no folder to resolve against)."""
-    items = []
-    for path in sorted(SAMPLE_CATALOG.rglob("*.json")):
-        doc = json.loads(path.read_text())
-        if doc.get("type") != "Feature":
-            continue
-        here = f"{base_url}/{path.relative_to(SAMPLE_CATALOG).as_posix()}"
-        for asset in doc["assets"].values():
-            asset["href"] = urljoin(here, asset["href"])
-        items.append(doc)
-    return items
 
 
 def geoparquet_runtime(azurite, emulator, container):
@@ -44,7 +28,7 @@ def search_ids(emulator, collection: str) -> set[str]:
 
 
 def test_round_trip_of_the_demo_items_keeps_every_field():
-    items = demo_items("https://acct.blob.core.windows.net/c/tree")
+    items = sample_items("https://acct.blob.core.windows.net/c/tree")
     back = {i["id"]: i for i in read_items(write_items(items))}
     for item in items:
         got = back[item["id"]]
@@ -56,7 +40,7 @@ def test_demo_items_as_stac_geoparquet_end_succeeded_and_are_searchable(twin, az
     container, _ = twin
     rt = geoparquet_runtime(azurite, emulator, container)
     tree = upload_directory(azurite.connection_string, container.container_name, SAMPLE_CATALOG, "tree")
-    items = demo_items(f"{tree}/tree")
+    items = sample_items(f"{tree}/tree")
     container.upload_blob("gp/demo-items.parquet", write_items(items))
     job = drop(rt, f"{container.url}/gp/demo-items.parquet")
     assert job.state == JobState.RUNNING, job.last_error
@@ -86,7 +70,7 @@ def test_parquet_without_stac_geoparquet_metadata_is_invalid_with_the_reason(twi
 def test_stac_geoparquet_missing_the_assets_column_is_invalid(twin, azurite, emulator):
     container, _ = twin
     rt = geoparquet_runtime(azurite, emulator, container)
-    items = [{k: v for k, v in i.items() if k != "assets"} for i in demo_items("https://x.example/t")]
+    items = [{k: v for k, v in i.items() if k != "assets"} for i in sample_items("https://x.example/t")]
     container.upload_blob("gp/noassets.parquet", write_items(items))
     job = drop(rt, f"{container.url}/gp/noassets.parquet")
     assert job.state == JobState.INVALID and "missing column(s) assets" in job.last_error
@@ -94,5 +78,5 @@ def test_stac_geoparquet_missing_the_assets_column_is_invalid(twin, azurite, emu
 
 def test_parquet_is_not_ours_unless_the_rule_enables_it(twin, emulator):
     container, rt = twin
-    container.upload_blob("gp/demo.parquet", write_items(demo_items("https://x.example/t")))
+    container.upload_blob("gp/demo.parquet", write_items(sample_items("https://x.example/t")))
     assert drop(rt, f"{container.url}/gp/demo.parquet") is None
