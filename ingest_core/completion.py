@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from azure.core.credentials import AzureKeyCredential
@@ -18,9 +19,10 @@ from azure.storage.blob import BlobServiceClient
 
 from ingest_core.connections import service_client
 from ingest_core.events import parse_blob_url
-from ingest_core.ledger import Job, Ledger, StaleJob
+from ingest_core.ledger import Job, Ledger, StaleJob, now_utc
 from ingest_core.reports import report_name
 from ingest_core.settings import Settings
+from ingest_core.sources import parse_time
 from ingest_core.states import TERMINAL, JobState
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 # A topic that is down must not hold a job's transition for long: reconcile retries later anyway.
 PUBLISH_RETRIES = 2
 PUBLISH_TIMEOUT_SECONDS = 10
+# Reconcile retries a failed publish this long after the job ended (Event Grid keeps events 24 h too); older
+# unpublished rows, such as jobs that ended before events were switched on, are left alone.
+RETRY_WINDOW = timedelta(hours=24)
 
 
 def event_type(prefix: str, state: JobState) -> str:
@@ -146,9 +151,9 @@ def retry_unpublished(ledger: Ledger, publisher: CompletionPublisher | None) -> 
     """Publish the events of terminal jobs whose publish failed earlier; returns how many went out now."""
     if publisher is None or not publisher.enabled:
         return 0
-    sent = 0
+    sent, oldest = 0, now_utc() - RETRY_WINDOW
     for job in ledger.jobs(states=set(TERMINAL)):
-        if not job.event_published:
+        if not job.event_published and (parse_time(job.updated_at) or oldest) > oldest:
             publisher.notify(ledger, job)
             sent += bool(job.event_published)
     return sent

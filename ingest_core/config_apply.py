@@ -7,10 +7,12 @@ import hashlib
 import json
 import logging
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ingest_core.collection_config import CollectionConfig, load_config
+from ingest_core.errors import InvalidDrop, ServiceError
 from ingest_core.events import container_url_of, parse_blob_url
 from ingest_core.geocatalog import GeoCatalogClient
 from ingest_core.routing import ConfigMode, RoutingRule
@@ -105,24 +107,45 @@ def _thumbnail(gc: GeoCatalogClient, cid: str, cfg: CollectionConfig, rec: _Reco
     rec.note("thumbnail", THUMBNAIL_KEY, changed)
 
 
+@contextmanager
+def _refused_is_invalid(kind: str, cfg: CollectionConfig) -> Iterator[None]:
+    """A 400 from the service on a configuration write is bad input the preflight missed: INVALID, naming the file."""
+    try:
+        yield
+    except ServiceError as exc:
+        if exc.status != 400:
+            raise
+        where = (cfg.files.get(kind) or [None])[0]
+        raise InvalidDrop(
+            f"the GeoCatalog rejected the {kind.replace('_', ' ')}: {exc.code}: {exc.message}; fix the file and "
+            "upload the catalog again",
+            where,
+        ) from None
+
+
 def apply_config(rt: Runtime, collection_id: str, cfg: CollectionConfig, rule: RoutingRule) -> str:
     """Make the collection hold the drop's configuration; returns the JSON record of what was done ('' if none)."""
     if cfg.empty:
         return ""
     gc, replace, rec = rt.geocatalog, rule.config_mode == ConfigMode.REPLACE, _Record()
     if cfg.render_options:
-        _by_id(gc, collection_id, "render-options", cfg.render_options, replace, rec)
+        with _refused_is_invalid("render_options", cfg):
+            _by_id(gc, collection_id, "render-options", cfg.render_options, replace, rec)
     if cfg.mosaics:
-        _by_id(gc, collection_id, "mosaics", cfg.mosaics, replace, rec)
+        with _refused_is_invalid("mosaics", cfg):
+            _by_id(gc, collection_id, "mosaics", cfg.mosaics, replace, rec)
     if cfg.tile_settings is not None:
         changed = not same(gc.get_tile_settings(collection_id), cfg.tile_settings)
         if changed:
-            gc.put_tile_settings(collection_id, cfg.tile_settings)
+            with _refused_is_invalid("tile_settings", cfg):
+                gc.put_tile_settings(collection_id, cfg.tile_settings)
         rec.note("tile-settings", "tile-settings", changed)
     if cfg.queryables:
-        _queryables(gc, collection_id, cfg.queryables, replace, rec)
+        with _refused_is_invalid("queryables", cfg):
+            _queryables(gc, collection_id, cfg.queryables, replace, rec)
     if cfg.thumbnail is not None:
-        _thumbnail(gc, collection_id, cfg, rec)
+        with _refused_is_invalid("thumbnail", cfg):
+            _thumbnail(gc, collection_id, cfg, rec)
     log.info("collection %s configuration: %d write(s), unchanged %s", collection_id, rec.writes(), rec.unchanged)
     record = {
         "mode": rule.config_mode.value,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from geocatalog_emulator.testing import SAMPLE_CATALOG, sdk_client
+from ingest_core.errors import TransientError
 from ingest_core.states import JobState
 from tests.integration.twin_helpers import COLL_POST, ING_POST, admin, calls, drop, runtime_for, upload_catalog
 
@@ -148,3 +151,29 @@ def test_others_configuration_survives_unless_the_rule_says_replace(twin, azurit
     assert json.loads(job.config_applied)["deleted"] == {"render-options": ["by-hand"]}
     with sdk_client(emulator.url) as sdk:
         assert [r.id for r in sdk.stac.get_render_options("shared-landcover")] == ["natural", "classes"]
+
+
+def test_a_configuration_the_service_refuses_is_invalid_naming_the_file(twin, emulator):
+    container, rt = twin
+    upload_config(container)
+    admin(emulator, "faults", "POST", {"route": MOSAIC_PUT, "status": 400, "count": 1})
+    job = drop(rt, upload_catalog(container, "drops/cat-a", catalog_id="cat-a"))
+    assert job.state == JobState.INVALID and "rejected the mosaics" in job.last_error
+    assert job.error_where.endswith("drops/config/mosaic_config.json")
+
+
+def test_a_transient_fault_mid_apply_resumes_without_rewriting_what_was_done(twin, emulator):
+    container, rt = twin
+    upload_config(container)
+    admin(emulator, "faults", "POST", {"route": TILES_PUT, "status": 503, "count": 99})
+    url = upload_catalog(container, "drops/cat-a", catalog_id="cat-a")
+    with pytest.raises(TransientError):
+        drop(rt, url)
+    admin(emulator, "faults", "DELETE")
+    job = drop(rt, url)  # the platform's retry of the same delivery
+    assert job.state == JobState.RUNNING, job.last_error
+    assert [calls(emulator, r) for r in (RENDER_PUT, MOSAIC_PUT)] == [2, 1]  # not written twice
+    assert json.loads(job.config_applied)["written"] == {
+        "tile-settings": ["tile-settings"],
+        "queryables": ["landcover:class"],
+    }

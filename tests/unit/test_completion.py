@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
-from ingest_core.completion import completion_event, event_subject, event_type
+from ingest_core.completion import RETRY_WINDOW, completion_event, event_subject, event_type, retry_unpublished
 from ingest_core.ledger import Job
 from ingest_core.states import JobState
 
@@ -31,3 +32,38 @@ def test_ignored_job_without_a_run_has_empty_run_ids_and_no_error():
     job = Job(job_id="j2", blob_url=URL, etag="e", state=JobState.IGNORED)
     data = completion_event(job, "s", "P", "u").data
     assert data["runIds"] == [] and data["error"] is None and data["collectionId"] is None
+
+
+class _Ledger:
+    """Stand-in for the job table: the real Ledger stamps updated_at with now, so an old row cannot be made there."""
+
+    def __init__(self, jobs):
+        self._jobs = jobs
+
+    def jobs(self, states=None):
+        return [j for j in self._jobs if states is None or j.state in states]
+
+
+class _Publisher:
+    enabled = True
+
+    def __init__(self):
+        self.notified = []
+
+    def notify(self, ledger, job):
+        self.notified.append(job.job_id)
+        job.event_published = True
+
+
+def test_retry_covers_recent_unpublished_jobs_only():
+    now = datetime.now(UTC)
+    recent = Job(job_id="recent", blob_url=URL, etag="e", state=JobState.FAILED, updated_at=now.isoformat())
+    old = Job(job_id="old", blob_url=URL, etag="e", state=JobState.FAILED,
+              updated_at=(now - RETRY_WINDOW - timedelta(minutes=1)).isoformat())  # fmt: skip
+    done = Job(job_id="done", blob_url=URL, etag="e", state=JobState.SUCCEEDED, updated_at=now.isoformat(),
+               event_published=True)  # fmt: skip
+    running = Job(job_id="running", blob_url=URL, etag="e", state=JobState.RUNNING, updated_at=now.isoformat())
+    publisher = _Publisher()
+    assert retry_unpublished(_Ledger([recent, old, done, running]), publisher) == 1
+    assert publisher.notified == ["recent"]
+    assert retry_unpublished(_Ledger([recent]), None) == 0
