@@ -28,8 +28,14 @@ from ingest_core.states import TERMINAL, JobState
 log = logging.getLogger(__name__)
 
 # A topic that is down must not hold a job's transition for long: reconcile retries later anyway.
-PUBLISH_RETRIES = 2
-PUBLISH_TIMEOUT_SECONDS = 10
+PUBLISH_RETRIES = 1
+PUBLISH_TIMEOUT_SECONDS = 5
+# Reconcile leaves a job this long to the worker that ended it (its in-line publish takes at most ~11 s), so the
+# two do not both publish in the moment between a publish and its `event_published` write.
+RETRY_GRACE = timedelta(seconds=20)
+SEND_OPTIONS = {"retry_total": PUBLISH_RETRIES, "retry_backoff_factor": 0.5,
+                "connection_timeout": PUBLISH_TIMEOUT_SECONDS, "read_timeout": PUBLISH_TIMEOUT_SECONDS}  # fmt: skip
+logging.getLogger("azure.eventgrid._legacy._generated._serialization").setLevel(logging.ERROR)
 # Reconcile retries a failed publish this long after the job ended (Event Grid keeps events 24 h too); older
 # unpublished rows, such as jobs that ended before events were switched on, are left alone.
 RETRY_WINDOW = timedelta(hours=24)
@@ -91,6 +97,7 @@ class CompletionPublisher:
 
     def __init__(self, settings: Settings, credential: Any | None = None, client: Any | None = None) -> None:
         self.enabled = bool(settings.completion_topic_endpoint)
+        self.retry_grace = RETRY_GRACE
         self._prefix = settings.completion_event_prefix
         self._source = settings.geocatalog_endpoint
         reports = service_client(BlobServiceClient, settings.report_connection, credential)
@@ -107,9 +114,7 @@ class CompletionPublisher:
                 from azure.identity import DefaultAzureCredential
 
                 topic_credential = DefaultAzureCredential()
-            self._client = EventGridPublisherClient(
-                settings.completion_topic_endpoint, topic_credential, retry_total=PUBLISH_RETRIES
-            )
+            self._client = EventGridPublisherClient(settings.completion_topic_endpoint, topic_credential)
 
     def report_url(self, job: Job) -> str:
         """Where the job's report is (the report writer's blob)."""
@@ -123,7 +128,9 @@ class CompletionPublisher:
             raise ValueError(f"job {job.job_id} is {job.state.value}: only terminal jobs publish an event")
         try:
             event = completion_event(job, self._source, self._prefix, self.report_url(job))
-            self._client.send([event], connection_timeout=PUBLISH_TIMEOUT_SECONDS, read_timeout=PUBLISH_TIMEOUT_SECONDS)
+            # Per call: for basic topics the client drops constructor options. The per-call ones reach the
+            # pipeline, and also its event serializer, which warns that it ignores them (silenced below).
+            self._client.send([event], **SEND_OPTIONS)
         except (AzureError, OSError, ValueError) as exc:
             # The exception text may carry the endpoint, never a key (sent as a header, not in the URL).
             log.warning("completion event for job %s not published (%s); reconcile retries it", job.job_id,
@@ -151,9 +158,11 @@ def retry_unpublished(ledger: Ledger, publisher: CompletionPublisher | None) -> 
     """Publish the events of terminal jobs whose publish failed earlier; returns how many went out now."""
     if publisher is None or not publisher.enabled:
         return 0
-    sent, oldest = 0, now_utc() - RETRY_WINDOW
+    now = now_utc()
+    sent, oldest, newest = 0, now - RETRY_WINDOW, now - publisher.retry_grace
     for job in ledger.jobs(states=set(TERMINAL)):
-        if not job.event_published and (parse_time(job.updated_at) or oldest) > oldest:
+        ended = parse_time(job.updated_at)
+        if not job.event_published and ended is not None and oldest < ended < newest:
             publisher.notify(ledger, job)
             sent += bool(job.event_published)
     return sent

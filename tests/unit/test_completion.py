@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from ingest_core.completion import RETRY_WINDOW, completion_event, event_subject, event_type, retry_unpublished
+from ingest_core.completion import (
+    RETRY_GRACE,
+    RETRY_WINDOW,
+    completion_event,
+    event_subject,
+    event_type,
+    retry_unpublished,
+)
 from ingest_core.ledger import Job
 from ingest_core.states import JobState
 
@@ -46,6 +53,7 @@ class _Ledger:
 
 class _Publisher:
     enabled = True
+    retry_grace = RETRY_GRACE
 
     def __init__(self):
         self.notified = []
@@ -63,7 +71,10 @@ def test_retry_covers_recent_unpublished_jobs_only():
     done = Job(job_id="done", blob_url=URL, etag="e", state=JobState.SUCCEEDED, updated_at=now.isoformat(),
                event_published=True)  # fmt: skip
     running = Job(job_id="running", blob_url=URL, etag="e", state=JobState.RUNNING, updated_at=now.isoformat())
+    just_ended = Job(job_id="just", blob_url=URL, etag="e", state=JobState.INVALID, updated_at=now.isoformat())
+    recent.updated_at = (now - RETRY_GRACE - timedelta(seconds=1)).isoformat()
     publisher = _Publisher()
-    assert retry_unpublished(_Ledger([recent, old, done, running]), publisher) == 1
+    # `just_ended` is still its worker's to publish: a retry now could send it twice.
+    assert retry_unpublished(_Ledger([recent, old, done, running, just_ended]), publisher) == 1
     assert publisher.notified == ["recent"]
     assert retry_unpublished(_Ledger([recent]), None) == 0
