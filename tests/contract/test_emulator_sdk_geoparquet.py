@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from azure.planetarycomputer import models as m
 from azure.storage.blob import BlobServiceClient
 
@@ -9,31 +11,38 @@ from geocatalog_emulator.geoparquet import write_items
 from geocatalog_emulator.testing import sample_items, wait_for
 
 
-def test_a_stac_geoparquet_run_ingests_every_row(client, collection_id, sample_container, azurite):
-    items = sample_items(sample_container["url"])
+def geoparquet_run(client: Any, collection_id: str, container: dict[str, str], azurite: Any, data: bytes) -> Any:
+    """Upload `data` as a .parquet blob, register the container, run a StacGeoparquet ingestion to its end."""
     service = BlobServiceClient.from_connection_string(azurite.connection_string)
-    service.get_blob_client(sample_container["name"], "items.parquet").upload_blob(write_items(items))
+    service.get_blob_client(container["name"], "items.parquet").upload_blob(data, overwrite=True)
     connection = m.SharedAccessSignatureTokenConnection(
-        container_uri=sample_container["url"], shared_access_signature_token=sample_container["sas"]
+        container_uri=container["url"], shared_access_signature_token=container["sas"]
     )
     source = client.ingestion.create_source(m.SharedAccessSignatureTokenIngestionSource(connection_info=connection))
     ingestion = client.ingestion.create(
         collection_id,
         m.IngestionDefinition(
             import_type=m.IngestionType.STAC_GEOPARQUET,
-            stac_geoparquet_url=f"{sample_container['url']}/items.parquet",
-            keep_original_assets=False,
+            stac_geoparquet_url=f"{container['url']}/items.parquet",
             skip_existing_items=True,
         ),
     )
     assert ingestion.import_type == "StacGeoparquet"
     run = client.ingestion.create_run(collection_id, ingestion.id)
 
-    def done():
+    def done() -> Any:
         got = client.ingestion.get_run(collection_id, ingestion.id, run.id)
         return got if got.operation.status in ("Succeeded", "Failed", "Canceled") else None
 
-    op = wait_for(done, what="the geoparquet run").operation
+    try:
+        return wait_for(done, what="the geoparquet run").operation
+    finally:
+        client.ingestion.delete_source(source.id)
+
+
+def test_a_stac_geoparquet_run_ingests_every_row(client, collection_id, sample_container, azurite):
+    items = sample_items(sample_container["url"])
+    op = geoparquet_run(client, collection_id, sample_container, azurite, write_items(items))
     assert op.status == "Succeeded", op.status_history
     assert (op.total_items, op.total_successful_items, op.total_failed_items) == (len(items), len(items), 0)
     stored = {f.id: f for f in client.stac.get_item_collection(collection_id, limit=100).features}
@@ -41,30 +50,11 @@ def test_a_stac_geoparquet_run_ingests_every_row(client, collection_id, sample_c
     first = items[0]
     assert dict(stored[first["id"]].properties)["datetime"] == first["properties"]["datetime"]
     assert dict(stored[first["id"]].geometry)["coordinates"] == first["geometry"]["coordinates"]
-    client.ingestion.delete_source(source.id)
 
 
 def test_a_parquet_that_is_not_stac_geoparquet_fails_the_run_with_invalid_geoparquet(
     client, collection_id, sample_container, azurite
 ):
-    service = BlobServiceClient.from_connection_string(azurite.connection_string)
-    service.get_blob_client(sample_container["name"], "bad.parquet").upload_blob(b"not parquet")
-    connection = m.SharedAccessSignatureTokenConnection(
-        container_uri=sample_container["url"], shared_access_signature_token=sample_container["sas"]
-    )
-    source = client.ingestion.create_source(m.SharedAccessSignatureTokenIngestionSource(connection_info=connection))
-    ingestion = client.ingestion.create(
-        collection_id,
-        m.IngestionDefinition(
-            import_type="StacGeoparquet", stac_geoparquet_url=f"{sample_container['url']}/bad.parquet"
-        ),
-    )
-    run = client.ingestion.create_run(collection_id, ingestion.id)
-
-    def done():
-        got = client.ingestion.get_run(collection_id, ingestion.id, run.id)
-        return got if got.operation.status in ("Succeeded", "Failed", "Canceled") else None
-
-    op = wait_for(done, what="the failing run").operation
+    op = geoparquet_run(client, collection_id, sample_container, azurite, b"not parquet")
     assert op.status == "Failed" and op.status_history[-1].error_code == "InvalidGeoparquet"
-    client.ingestion.delete_source(source.id)
+    assert client.stac.get_item_collection(collection_id, limit=10).features == []
