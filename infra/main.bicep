@@ -136,6 +136,9 @@ param reconcileSchedule string = '0 */1 * * * *'
 param sweepSchedule string = '0 */30 * * * *'
 
 // ---------------------------------------------------------------- Event Grid
+@description('Type prefix of the completion events: <prefix>.Ingestion.Succeeded and so on (COMPLETION_EVENT_TYPE_PREFIX).')
+param completionEventTypePrefix string = 'CatalogIngest'
+
 @description('Phase 2: create the event subscriptions. Needs the code deployed (the blobs_extension key); the postdeploy hook sets it after the first deploy.')
 param deployEventSubscription bool = false
 
@@ -276,6 +279,17 @@ module geoCatalogRole 'modules/geocatalog-role.bicep' = if (!empty(geoCatalogRes
   scope: resourceGroup(geoCatalogIdParts[2], geoCatalogIdParts[4])
   params: {
     geoCatalogName: geoCatalogIdParts[8]
+    appPrincipalId: identity.properties.principalId
+  }
+}
+
+// Completion events (issue 11): a custom topic the app identity may send to.
+module completionTopic 'modules/completion-topic.bicep' = {
+  name: 'completion-topic'
+  params: {
+    name: 'evgt-done-${resourceToken}'
+    location: location
+    tags: tags
     appPrincipalId: identity.properties.principalId
   }
 }
@@ -440,6 +454,14 @@ var appSettings = [
     name: code.sweep_schedule
     value: sweepSchedule
   }
+  {
+    name: code.completion_topic_endpoint
+    value: completionTopic.outputs.endpoint
+  }
+  {
+    name: code.completion_event_prefix
+    value: completionEventTypePrefix
+  }
 ]
 
 module functionApp 'modules/function-app.bicep' = {
@@ -513,5 +535,6 @@ output CATALOG_RESOURCE_GROUP string = catalogResourceGroup
 output CATALOG_CONTAINER string = catalogContainer
 output CATALOG_SYSTEM_TOPIC_NAME string = catalogAccess.outputs.systemTopicName
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.name
+output COMPLETION_TOPIC_NAME string = completionTopic.outputs.name
 output EVENT_SUBSCRIPTION_PARAMETERS object = eventSubscriptionParameters
 output GEOCATALOG_ROLE string = empty(geoCatalogResourceId) ? 'NOT ASSIGNED: give the identity (IDENTITY_PRINCIPAL_ID) the "GeoCatalog Administrator" role on your GeoCatalog; see docs/deploy.md' : 'GeoCatalog Administrator on ${geoCatalogResourceId}'

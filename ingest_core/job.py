@@ -63,6 +63,7 @@ class Job:
     last_error: str = ""
     error_where: str = ""
     warnings: list[str] = field(default_factory=list)
+    config_applied: str = ""  # JSON record of the collection configuration applied (issue 11)
     lease_until: datetime | None = None
     next_attempt_at: datetime | None = None
     created_at: datetime = field(default_factory=now_utc)

@@ -169,6 +169,37 @@ class CatalogStorage:
         except BlobNotFound:
             return False
 
+    def read_tail(self, url: str, length: int) -> tuple[bytes, str, int]:
+        """The last `length` bytes of a blob (fewer if it is smaller): (bytes, etag, blob size)."""
+        blob = self._blob(url)
+        try:
+            size = blob.get_blob_properties().size
+            offset = max(0, size - length)
+            download = blob.download_blob(offset=offset, length=size - offset, max_concurrency=1) if size else None
+            if download is None:
+                return b"", self.blob_etag(url), 0
+            return download.readall(), download.properties.etag.strip('"'), size
+        except ResourceNotFoundError:
+            raise BlobNotFound(url_without_query(url)) from None
+        except (ServiceRequestError, HttpResponseError) as exc:
+            raise _storage_error(exc, url) from None
+
+    def list_folder(self, container_url: str, folder: str, max_names: int) -> list[str]:
+        """Names directly in `folder` (a path ending in '/' or ''), sub-folders ending in '/'; at most `max_names`."""
+        account, container, _ = parse_blob_url(container_url.rstrip("/") + "/x")
+        client = self._service.get_container_client(container)
+        names: list[str] = []
+        try:
+            for entry in client.walk_blobs(name_starts_with=folder or None, delimiter="/"):
+                names.append(entry.name[len(folder) :])
+                if len(names) >= max_names:
+                    break
+        except ResourceNotFoundError:
+            return []
+        except (ServiceRequestError, HttpResponseError) as exc:
+            raise _storage_error(exc, f"{container_url.rstrip('/')}/{folder}") from None
+        return names
+
     def mint_container_sas(
         self, container_url: str, lifetime: timedelta, expires_on: datetime | None = None
     ) -> ContainerSas:

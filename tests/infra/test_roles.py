@@ -52,6 +52,8 @@ EXPECTED = {
     Grant("catalog-access", "storageBlobDelegator", STORAGE, "account", "appPrincipalId"),
     # Event Grid's own identity writes dead letters into one container of the app's storage.
     Grant("deadletter-access", "storageBlobDataContributor", CONTAINER, "deadLetterContainer", "topicPrincipalId"),
+    # Completion events: the app identity may only send to its own custom topic.
+    Grant("completion-topic", "eventGridDataSender", "Microsoft.EventGrid/topics", "topic", "appPrincipalId"),
     # GeoCatalog data plane (only when geoCatalogResourceId is given).
     Grant(
         "geocatalog-role", "geoCatalogAdministrator", "Microsoft.Orbital/geoCatalogs", "geoCatalog", "appPrincipalId"
