@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -31,6 +32,8 @@ SOURCE_PARTITION = "source"
 LEGACY_JOB_PARTITION = "job"  # the previous layout: every job in one partition (see `migrate`)
 SLOT_PREFIX = "slot-"
 OUTBOX_PREFIX = "evt-"
+# A free slot lost to a racing instance is looked for again this often before the job queues.
+SLOT_TRIES = 8
 
 
 def _hash(text: str, n: int = 16) -> str:
@@ -269,11 +272,11 @@ class Ledger:
         if job.slot:
             self.update(job, **changes)
             return True
-        for _ in range(3):  # another instance may take the slot we picked: look again
+        for _ in range(SLOT_TRIES):  # another instance may take the slot we picked: look again
             free = [s for s in self.slots(count) if not s.get("holder")]
             if not free:
                 return False
-            slot = free[0]
+            slot = random.choice(free)  # racing workers spread over the free slots instead of all taking the first
             self._check(job, changes)
             before = {k: getattr(job, k) for k in (*changes, "slot")}
             self._apply(job, {**changes, "slot": slot["RowKey"]})
