@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json as json_module
 import logging
 import random
@@ -108,6 +109,14 @@ class GeoCatalogClient:
         self._timeout = timeout
         self._session = session or requests.Session()
         self._sleep = sleep
+        self._patience: float | None = None  # impatient(): waits longer than this are not waited out
+
+    def impatient(self, patience: float = 2.0, max_retries: int = 1) -> GeoCatalogClient:
+        """The same client for a timer pass: a long Retry-After (or many retries) ends the call at once, so the
+        job is rescheduled instead of holding the pass."""
+        other = copy.copy(self)
+        other._patience, other._max_retries = patience, min(max_retries, self._max_retries)
+        return other
 
     # -- transport ---------------------------------------------------------------------------
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -137,6 +146,7 @@ class GeoCatalogClient:
         """
         url, query = self._url_and_query(path, params)
         route = route or path
+        named = route if route.startswith(method + " ") else f"{method} {route}"  # for messages: "POST /x"
         last = ""
         for attempt in range(self._max_retries + 1):
             headers = {"Authorization": f"Bearer {self._token()}", "Accept": "application/json"}
@@ -159,16 +169,15 @@ class GeoCatalogClient:
                 ambiguous = resp.status_code not in NOT_PROCESSED_STATUS
             if creates and ambiguous:
                 raise TransientError(
-                    f"GeoCatalog {method} {route} may or may not have taken effect ({last}); "
+                    f"GeoCatalog {named} may or may not have taken effect ({last}); "
                     "the next attempt checks before creating again"
                 )
-            if attempt == self._max_retries:
+            if attempt == self._max_retries or (self._patience is not None and wait > self._patience):
                 break
             log.warning("geocatalog %s %s: %s; retry %d in %.1fs", method, route, last, attempt + 1, wait)
             self._sleep(wait)
         raise TransientError(
-            f"GeoCatalog {method} {route} still failing after {self._max_retries + 1} attempts ({last}); "
-            "the platform will retry the job"
+            f"GeoCatalog {named} still failing after {attempt + 1} attempts ({last}); the platform will retry the job"
         )
 
     def _url_and_query(self, path: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ingest_core.collection_config import collection_id_for
 from ingest_core.config_apply import apply_config, discover_config
-from ingest_core.errors import BlobNotFound, InvalidDrop, ServiceError, StaleJob
+from ingest_core.errors import BlobNotFound, IllegalTransition, InvalidDrop, ServiceError, StaleJob, TransientError
 from ingest_core.events import Drop, canonical_blob_url, container_url_of, parse_blob_url
 from ingest_core.geoparquet import geoparquet_preflight, is_geoparquet_drop, read_footer
 from ingest_core.ingestions import adopt_run, create_run, ensure_ingestion, options_of
@@ -29,6 +30,8 @@ from ingest_core.trees import ancestor_catalogs, covered_by, settles_at, top_fol
 
 log = logging.getLogger(__name__)
 
+# The longest a failed job waits for its next attempt (reconcile runs every minute).
+RETRY_CAP_SECONDS = 900.0
 # Jobs whose run covers their content: an identical re-upload after one of these has nothing new to ingest.
 _COVERED = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED, JobState.PARTIAL})
 
@@ -83,10 +86,45 @@ def advance(rt: Runtime, job: Job, history: list[Job] | None = None, content: by
         current = rt.ledger.get(job.job_id) or job
         log.info("job %s changed underneath (now %s); stopping this attempt", job.job_id, current.state.value)
         return current
-    except BaseException:
-        # Transient faults and bugs: give the lease back so the platform's retry resumes at once.
-        rt.ledger.release(job)
+    except TransientError as exc:
+        if attempt_failed(rt, job, exc).state.terminal:
+            return job  # given up: the job says why; nothing for the platform to retry
+        raise  # the platform retries the delivery; reconcile retries the job once its next attempt is due
+    except Exception as exc:  # a bug: the job records it and reconcile gives up after a few attempts
+        attempt_failed(rt, job, exc)
         raise
+
+
+def attempt_failed(rt: Runtime, job: Job, exc: Exception) -> Job:
+    """Record a failed attempt on the job: what, where, and when to try again; FAILED once it is time to give up."""
+    s = rt.settings
+    if job.state.terminal:
+        return job
+    text = str(exc) if isinstance(exc, TransientError) else f"internal error ({type(exc).__name__}: {exc})"
+    try:
+        if isinstance(exc, TransientError) and now_utc() - job.created_at > timedelta(
+            minutes=s.transient_give_up_minutes
+        ):
+            return rt.ledger.transition(
+                job, JobState.FAILED, error_where=_where(exc),
+                last_error=f"gave up after {s.transient_give_up_minutes:.0f} minutes of transient failures; last: {text}."
+                " Check the GeoCatalog's and storage's health, then replay with `python -m ingest_core ingest --force`",
+            )  # fmt: skip
+        # Exponential back-off with full jitter, capped: many jobs that failed together do not retry together.
+        delay = timedelta(seconds=random.uniform(0.5, 1.0) * min(RETRY_CAP_SECONDS, 15.0 * 2 ** min(job.attempts, 10)))
+        return rt.ledger.update(job, last_error=f"attempt {job.attempts} failed: {text}", error_where=_where(exc),
+                                lease_until=None, next_attempt_at=now_utc() + delay)  # fmt: skip
+    except (StaleJob, IllegalTransition):  # someone else moved it on: their record wins
+        return job
+
+
+def _where(exc: Exception) -> str:
+    """The call that failed, when the error names one."""
+    text = str(exc)
+    for marker in ("GeoCatalog ", "storage call to "):
+        if marker in text:
+            return text.split(marker, 1)[1].split(" failed", 1)[0].split(" still", 1)[0].split(" may", 1)[0][:300]
+    return type(exc).__name__
 
 
 def _end(rt: Runtime, job: Job, state: JobState, reason: str, where: str) -> Job:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ingest_core.completion import retry_unpublished
-from ingest_core.errors import IngestError, ServiceError, StaleJob
+from ingest_core.errors import IngestError, ServiceError, StaleJob, TransientError
 from ingest_core.job import Job, now_utc
 from ingest_core.runtime import Runtime
 from ingest_core.states import JobState
@@ -23,9 +25,15 @@ class Summary:
     """What one reconcile pass did, by job id."""
 
     finished: dict[str, str] = field(default_factory=dict)
+    followed: dict[str, str] = field(default_factory=dict)
     resumed: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    skipped: int = 0  # due jobs left for the next pass (the budget ran out, or no slot was free)
     events_published: int = 0  # completion events that went out on this pass's retry
+
+    def touched(self) -> set[str]:
+        """Jobs this pass worked on."""
+        return set(self.finished) | set(self.followed) | set(self.resumed) | set(self.errors)
 
 
 def outcome(run: dict[str, Any]) -> tuple[JobState | None, str]:
@@ -73,30 +81,68 @@ def _due_first(job: Job) -> tuple:
 
 
 def reconcile(rt: Runtime) -> Summary:
-    """One pass over unfinished jobs; one job's failure never stops the others."""
-    from ingest_core.pipeline import advance  # the pipeline imports nothing from here; keep it one-way
+    """One pass over unfinished jobs, within RECONCILE_BUDGET_SECONDS; one job's failure never stops the others.
 
+    Runs are followed first (concurrently: that frees slots), then due jobs are resumed (concurrently), then
+    queued jobs start oldest first until no slot is free. Calls do not wait out long Retry-Afters: such a job
+    records the failure and is due again later. Jobs not reached within the budget wait for the next pass.
+    """
     summary = Summary()
-    lease = rt.settings.claim_lease_seconds
+    deadline = time.monotonic() + rt.settings.reconcile_budget_seconds
+    rt_pass = replace(rt, geocatalog=rt.geocatalog.impatient())
     rt.ledger.free_orphan_slots(rt.settings.max_concurrent_runs)
     now = now_utc()
-    for job in sorted(rt.ledger.open_jobs(), key=_due_first):
-        try:
-            if job.state == JobState.RUNNING:
-                after = follow_run(rt, job)
-                if after.state.terminal:
-                    summary.finished[job.job_id] = after.state.value
-            elif (job.next_attempt_at is None or job.next_attempt_at <= now) and rt.ledger.take_lease(job, lease):
-                summary.resumed[job.job_id] = advance(rt, job).state.value
-        except StaleJob:
-            rt.ledger.tidy(job.job_id)  # it may have ended elsewhere, leaving its open row behind
-            continue
-        except Exception as exc:  # one job's fault (or a bug it triggers) must not stop the pass for the others
-            log.warning("reconcile: job %s: %s: %s", job.job_id, type(exc).__name__, exc)
-            summary.errors[job.job_id] = f"{type(exc).__name__}: {exc}"
-            _give_up_if_stuck(rt, job.job_id, exc)
+    due = [
+        j
+        for j in sorted(rt.ledger.open_jobs(), key=_due_first)
+        if j.next_attempt_at is None or j.next_attempt_at <= now
+    ]
+    running = [j for j in due if j.state == JobState.RUNNING]
+    waiting = [j for j in due if j.state in (JobState.RECEIVED, JobState.DEFERRED)]
+    queued = [j for j in due if j.state == JobState.QUEUED]
+    with ThreadPoolExecutor(rt.settings.reconcile_workers, thread_name_prefix="reconcile") as pool:
+        for batch in (running, waiting):
+            list(pool.map(lambda job: _one(rt_pass, job, summary, deadline), batch))
+    for job in queued:  # oldest first, one at a time, so the queue keeps its order
+        if _one(rt_pass, job, summary, deadline) == JobState.QUEUED:
+            break  # no slot free: the younger ones would stay queued too
+    summary.skipped = sum(1 for j in due if j.job_id not in summary.touched())
     summary.events_published = retry_unpublished(rt.ledger, rt.completion)
     return summary
+
+
+def _one(rt: Runtime, job: Job, summary: Summary, deadline: float) -> JobState | None:
+    """Follow or resume one job; its state after, or None when it was not worked on."""
+    from ingest_core.pipeline import advance, attempt_failed  # the pipeline imports nothing from here
+
+    if time.monotonic() > deadline:
+        return None
+    try:
+        if job.state == JobState.RUNNING:
+            after = follow_run(rt, job)
+            if after.state.terminal:
+                summary.finished[job.job_id] = after.state.value
+            else:
+                summary.followed[job.job_id] = after.state.value
+            return after.state
+        if not rt.ledger.take_lease(job, rt.settings.claim_lease_seconds):
+            return None
+        after = advance(rt, job)
+        summary.resumed[job.job_id] = after.state.value
+        return after.state
+    except StaleJob:
+        rt.ledger.tidy(job.job_id)  # it may have ended elsewhere, leaving its open row behind
+        return None
+    except TransientError as exc:  # recorded on the job, with its next attempt (advance records its own)
+        if job.state == JobState.RUNNING:
+            attempt_failed(rt, job, exc)
+        summary.errors[job.job_id] = str(exc)
+        return None
+    except Exception as exc:  # one job's fault (or a bug it triggers) must not stop the pass for the others
+        log.warning("reconcile: job %s: %s: %s", job.job_id, type(exc).__name__, exc)
+        summary.errors[job.job_id] = f"{type(exc).__name__}: {exc}"
+        _give_up_if_stuck(rt, job.job_id, exc)
+        return None
 
 
 def _give_up_if_stuck(rt: Runtime, job_id: str, exc: Exception) -> None:

@@ -41,6 +41,9 @@ ENV_NAMES: dict[str, str] = {
     "claim_lease_seconds": "CLAIM_LEASE_SECONDS",
     "defer_timeout_minutes": "DEFER_TIMEOUT_MINUTES",
     "settle_seconds": "SETTLE_SECONDS",
+    "transient_give_up_minutes": "TRANSIENT_GIVE_UP_MINUTES",
+    "reconcile_budget_seconds": "RECONCILE_BUDGET_SECONDS",
+    "reconcile_workers": "RECONCILE_WORKERS",
     "http_max_retries": "HTTP_MAX_RETRIES",
     "http_backoff_cap_seconds": "HTTP_BACKOFF_CAP_SECONDS",
     "reconcile_schedule": "RECONCILE_SCHEDULE",
@@ -103,6 +106,11 @@ class Settings(BaseModel):
     defer_timeout_minutes: float = Field(default=60.0, gt=0)
     # A catalog starts only once nothing under its top folder changed for this long (a tree uploads in any order).
     settle_seconds: float = Field(default=60.0, ge=0)
+    # A job whose attempts keep failing on transient faults ends FAILED after this long (with the last error).
+    transient_give_up_minutes: float = Field(default=1440.0, gt=0)
+    # One reconcile pass stops taking jobs after this long (below host.json's 10-minute functionTimeout).
+    reconcile_budget_seconds: float = Field(default=240.0, gt=0)
+    reconcile_workers: int = Field(default=4, ge=1, le=32)
     http_max_retries: int = Field(default=5, ge=0, le=20)
     http_backoff_cap_seconds: float = Field(default=30.0, gt=0)
     reconcile_schedule: str = "0 */1 * * * *"

@@ -98,6 +98,10 @@ class MemoryGeoCatalog:
     def _call(self, name: str) -> None:
         self.calls.append(name)
 
+    def impatient(self) -> MemoryGeoCatalog:
+        """The stand-in never waits: the same object."""
+        return self
+
     def create_source(self, body: dict[str, Any]) -> dict[str, Any]:
         self._call("create_source")
         url = body["connectionInfo"]["containerUrl"]
