@@ -62,4 +62,4 @@ def on_reconcile() -> reconcile.Summary:
 
 def on_sweep() -> list[str]:
     """Sweep timer."""
-    return sweep.sweep(runtime())
+    return sweep.deleted_ids(sweep.sweep(runtime()))

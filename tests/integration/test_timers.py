@@ -10,7 +10,7 @@ import pytest
 from ingest_core.geocatalog import GeoCatalogClient, StaticToken
 from ingest_core.reconcile import reconcile
 from ingest_core.states import JobState
-from ingest_core.sweep import sweep
+from ingest_core.sweep import deleted_ids, sweep
 from tests.integration.twin_helpers import (
     TOKEN,
     admin,
@@ -54,10 +54,10 @@ def test_sweep_deletes_only_idle_owned_sources_no_unfinished_job_needs(azurite, 
     adopted = drop(rt, upload_catalog(foreign_container, "x", catalog_id="cat-x"))
     assert adopted.source_ids == [foreign["id"]]
     time.sleep(0.5)  # both sources are now idle past the (tiny) TTL
-    assert sweep(rt) == []  # both are needed by unfinished jobs
+    assert deleted_ids(sweep(rt)) == []  # both are needed by unfinished jobs
     reconcile_until(rt, running.job_id, lambda j: j.state.terminal)
     reconcile_until(rt, adopted.job_id, lambda j: j.state.terminal)
-    deleted = sweep(rt)
+    deleted = deleted_ids(sweep(rt))
     assert deleted == running.source_ids
     assert [s["id"] for s in admin(emulator, "state")["sources"]] == [foreign["id"]]
     assert rt.ledger.get_source_record(owned_container.url) is None

@@ -101,6 +101,31 @@ def test_cli_ingest_prints_the_job_and_status_lists_it(env):
     assert len(lines) == 1 and lines[0].startswith("RUNNING") and url in lines[0] and "0/2 ok" in lines[0]
 
 
+def test_cli_status_filters_one_job_in_full_sweep_dry_run_and_replay(env):
+    container, values = env
+    good = upload_catalog(container, "ok", catalog_id="cat-ok")
+    job_id = run_cli(values, "ingest", good).stdout.split()[0]
+    container.upload_blob("bad/catalog.json", b"{not json")
+    bad_id = run_cli(values, "ingest", f"{container.url}/bad/catalog.json").stdout.split()[0]
+    invalid = json.loads(run_cli(values, "status", "--json", "--state", "INVALID").stdout)
+    assert [j["job_id"] for j in invalid] == [bad_id]
+    assert json.loads(run_cli(values, "status", "--json", "--collection", "cat-ok").stdout)[0]["job_id"] == job_id
+    assert json.loads(run_cli(values, "status", "--json", "--since", "2999-01-01T00:00:00Z").stdout) == []
+    one = json.loads(run_cli(values, "status", bad_id).stdout)
+    assert (
+        one["state"] == "INVALID" and "not valid JSON" in one["last_error"] and one["report"].endswith(f"{bad_id}.json")
+    )
+    dry = run_cli(values, "sweep", "--dry-run").stdout.splitlines()
+    assert len(dry) == 1 and dry[0].startswith("keep") and container.url in dry[0] and f"job {job_id}" in dry[0]
+    planned = run_cli(values, "replay", "--state", "INVALID", "--dry-run").stdout
+    assert f"would replay {container.url}/bad/catalog.json" in planned and "would replay 1 catalog(s)" in planned
+    assert len(json.loads(run_cli(values, "status", "--json").stdout)) == 2  # a dry run starts nothing
+    done = run_cli(values, "replay", "--state", "INVALID").stdout
+    assert "replayed 1 catalog(s)" in done
+    after = json.loads(run_cli(values, "status", "--json", "--state", "INVALID").stdout)
+    assert len(after) == 2 and {j["job_id"] for j in after} > {bad_id}  # a new job, invalid again, said why
+
+
 def test_cli_reports_bad_configuration_by_name(env):
     _, values = env
     out = run_cli({**values, "MAX_CONCURRENT_RUNS": "zero"}, "status")
