@@ -15,7 +15,7 @@ from azure.data.tables import TableServiceClient, UpdateMode
 
 from ingest_core.connections import service_client
 from ingest_core.events import Drop
-from ingest_core.redaction import redact
+from ingest_core.redaction import cap_text, redact
 from ingest_core.states import TERMINAL, JobState, can_move
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,7 @@ class Ledger:
         """Write `changes` to the row if nobody else wrote it since we read it (ETag match)."""
         for key, value in changes.items():
             # Service messages are stored verbatim; make sure no signed URL or token rides along.
+            value = cap_text(value) if key in ("last_error", "error_where", "warnings") else value  # input-sized text
             setattr(job, key, redact(value) if isinstance(value, str) else value)
         job.updated_at = now_utc().isoformat()
         try:

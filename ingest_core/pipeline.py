@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from datetime import timedelta
 
@@ -13,9 +12,10 @@ from ingest_core.ledger import Job, StaleJob, now_utc
 from ingest_core.routing import CollectionPolicy, RoutingRule, match_rule, valid_collection_id, watches_container
 from ingest_core.runtime import Runtime
 from ingest_core.sources import ensure_source, parse_time
-from ingest_core.stac import Preflight, collection_body, parse_catalog, preflight, sibling_url
+from ingest_core.stac import Preflight, collection_body, load_json, parse_catalog, preflight, sibling_url
 from ingest_core.states import NOT_STARTED, JobState
 from ingest_core.storage import BlobNotFound
+from ingest_core.trust import refused
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ def handle_drop(rt: Runtime, drop: Drop, replay: str = "") -> Job | None:
     `replay` (operators only) makes a new job for an upload already seen, e.g. to retry a FAILED one.
     """
     s = rt.settings
+    if refused(s, drop):  # first: nothing is read, claimed or minted for an untrusted upload
+        return None
     rules = s.rules_or_default()
     if not watches_container(rules, drop.account, drop.container):
         log.info("ignored %s: no routing rule watches %s/%s", drop.url, drop.account, drop.container)
@@ -115,10 +117,7 @@ class TreeReader:
         except BlobNotFound:
             return None
         self.add(url, data)
-        try:
-            return json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise InvalidDrop("linked document is not valid JSON", where=url) from None
+        return load_json(data, url)
 
     def digest(self) -> str:
         """One hash over every document read (URL and content)."""

@@ -54,3 +54,18 @@ def install_log_redaction() -> None:
 
         logging.setLogRecordFactory(factory)
         _installed = True
+
+
+# Longest text stored in one ledger field or report entry: well under Table storage's 64 KiB per property
+# (32K UTF-16 units), so no write fails on size and no lease stays stuck behind a failing write.
+MAX_STORED_TEXT = 8000
+
+
+def cap_text(text: str, limit: int = MAX_STORED_TEXT) -> str:
+    """`text` cut to at most `limit` characters, ending with a visible mark that says how long it was."""
+    if len(text) <= limit:
+        return text
+    mark = f"…[cut: {len(text)} characters in all]"
+    if limit <= len(mark):
+        return mark[:limit]
+    return text[: limit - len(mark)] + mark

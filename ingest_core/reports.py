@@ -12,9 +12,13 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettin
 from ingest_core.connections import service_client
 from ingest_core.events import parse_blob_url
 from ingest_core.ledger import Job
+from ingest_core.redaction import cap_text
 from ingest_core.states import JobState
 
 log = logging.getLogger(__name__)
+
+MAX_REPORT_WARNINGS = 100
+MAX_REPORT_WARNING = 1000  # characters of one warning line
 
 ADVICE = {
     JobState.SUCCEEDED: "Nothing to do: every item is in the collection.",
@@ -37,13 +41,14 @@ def report_name(job: Job) -> str:
 
 
 def build_report(job: Job) -> dict[str, Any]:
-    """The report document for a job."""
+    """The report document for a job; every text is capped (with a visible mark), whatever the input held."""
+    public = {k: cap_text(v) if isinstance(v, str) else v for k, v in job.public().items()}
     return {
-        "job": job.public(),
+        "job": public,
         "outcome": job.state.value,
-        "error": job.last_error or None,
-        "where": job.error_where or None,
-        "warnings": [w for w in job.warnings.split("; ") if w],
+        "error": cap_text(job.last_error) or None,
+        "where": cap_text(job.error_where) or None,
+        "warnings": [cap_text(w, MAX_REPORT_WARNING) for w in job.warnings.split("; ")[:MAX_REPORT_WARNINGS] if w],
         "what_to_do": ADVICE.get(job.state, ""),
     }
 
