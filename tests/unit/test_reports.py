@@ -1,0 +1,25 @@
+"""reports: the report document says what happened and what to do, and no text in it is unbounded."""
+
+from ingest_core.ledger import Job
+from ingest_core.redaction import MAX_STORED_TEXT
+from ingest_core.reports import MAX_REPORT_WARNING, MAX_REPORT_WARNINGS, build_report
+from ingest_core.states import JobState
+
+
+def test_report_lists_warnings_and_advice():
+    job = Job("j1", "https://a.blob.core.windows.net/c/t/catalog.json", "e", state=JobState.PARTIAL,
+              warnings="1 of 2 items predicted to fail; item i (f): geometry-missing [will fail]: no geometry")  # fmt: skip
+    report = build_report(job)
+    assert report["outcome"] == "PARTIAL" and report["warnings"][1].startswith("item i (f): geometry-missing")
+    assert "Some items failed" in report["what_to_do"]
+
+
+def test_every_text_in_a_report_is_capped_with_a_visible_mark():
+    huge = "z" * 1_000_000
+    job = Job("j1", "https://a.blob.core.windows.net/c/t/catalog.json", "e", state=JobState.INVALID,
+              last_error=huge, error_where=huge, warnings="; ".join(["w" * 5000] * 200))  # fmt: skip
+    report = build_report(job)
+    assert len(report["error"]) == len(report["where"]) == MAX_STORED_TEXT and report["error"].endswith("in all]")
+    assert len(report["job"]["last_error"]) == MAX_STORED_TEXT
+    assert len(report["warnings"]) == MAX_REPORT_WARNINGS
+    assert all(len(w) == MAX_REPORT_WARNING and "cut" in w for w in report["warnings"])
