@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from ingest_core.errors import InvalidDrop
 from ingest_core.hrefs import SHOWN, inside, resolve_href, storage_root
-from ingest_core.item_rules import ItemWarning, check_item, duplicate_warning
+from ingest_core.item_rules import ItemFacts, ItemWarning, check_item, duplicate_warning
 from ingest_core.redaction import cap_text
 
 CATALOG_TYPES = ("Catalog", "Collection")
@@ -204,7 +204,10 @@ class _Walk:
         """A linked item: facts for the placeholder collection, asset containers, per-item warnings."""
         pf = self.pf
         pf.item_count += 1
-        facts, found = check_item(doc, target, self.collection_id)
+        if isinstance(doc, Unreadable):
+            facts, found = ItemFacts(), [ItemWarning(target, "item-unreadable", "", cap_text(doc.reason, 500))]
+        else:
+            facts, found = check_item(doc, target, self.collection_id)
         if facts.item_id:
             first = self.first_file.setdefault(facts.item_id, target)
             if first != target:
@@ -224,16 +227,24 @@ class _Walk:
                 pf.asset_containers.add(self.root + "/" + url[len(self.root) + 1 :].split("/", 1)[0])
 
 
-def _read_in_order(pool: ThreadPoolExecutor, read: JsonReader, urls: Iterable[str], ahead: int) -> Iterator[Any]:
-    """Read documents concurrently, yielding them in the order asked for (deterministic whatever finishes first).
+@dataclass(frozen=True)
+class Unreadable:
+    """An item document that could not be read as JSON (or is over the size cap): the service fails that item."""
+
+    reason: str
+
+
+def _read_in_order(
+    pool: ThreadPoolExecutor, read: JsonReader, targets: Iterable[tuple[str, str]], ahead: int
+) -> Iterator[Any]:
+    """Read (rel, url) documents concurrently, yielding them in the order asked for, whatever finishes first.
 
     At most `ahead` reads are in flight or waiting; leaving early (an error) cancels the ones not started.
     """
     pending: deque[Future[Any]] = deque()
-    todo = iter(urls)
     try:
-        for url in todo:
-            pending.append(pool.submit(_read_one, read, url))
+        for rel, url in targets:
+            pending.append(pool.submit(_read_one, read, rel, url))
             if len(pending) >= ahead:
                 yield pending.popleft().result()
         while pending:
@@ -243,11 +254,16 @@ def _read_in_order(pool: ThreadPoolExecutor, read: JsonReader, urls: Iterable[st
             fut.cancel()
 
 
-def _read_one(read: JsonReader, url: str) -> Any:
+def _read_one(read: JsonReader, rel: str, url: str) -> Any:
     try:
         return read(url)
     except RecursionError:  # a reader that parses without load_json: still a defined outcome
-        raise InvalidDrop(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", where=url) from None
+        failure = InvalidDrop(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", where=url)
+    except InvalidDrop as exc:
+        failure = exc
+    if rel == "child":  # a catalog we cannot walk: the items below it would be lost
+        raise failure
+    return Unreadable(failure.reason)
 
 
 def _summarise(pf: Preflight) -> None:
@@ -295,7 +311,7 @@ def preflight(
         while level:
             targets = walk.targets(level)
             level = []
-            docs = _read_in_order(pool, read, [t for _, t, _ in targets], max(1, workers) * READ_AHEAD)
+            docs = _read_in_order(pool, read, [(rel, t) for rel, t, _ in targets], max(1, workers) * READ_AHEAD)
             try:
                 for (rel, target, here), child in zip(targets, docs, strict=False):
                     if child is None:

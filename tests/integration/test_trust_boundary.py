@@ -217,3 +217,43 @@ def test_per_item_problems_are_reported_and_the_run_goes_on_for_the_others(twin,
     assert any(f"{container.url}/p/items/no-geometry.json" in w and "geometry-missing [will fail]" in w for w in lines)
     assert any(f"{container.url}/p/items/no-href.json" in w and "asset-href-missing [will fail]" in w for w in lines)
     assert not any("good-" in w and "will fail" in w for w in lines)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"[" * 50_000 + b"]" * 50_000, "nested deeper than 100 levels"),
+        (b'{"type": "Catalog", "id": "c", "links": [], "x": NaN}', "NaN and Infinity are not JSON"),
+        (
+            json.dumps(
+                {"type": "Catalog", "id": "x" * 300_000, "links": [{"rel": "item", "href": "./i.json"}]}
+            ).encode(),
+            "collection id",
+        ),  # fmt: skip
+    ],
+)
+def test_hostile_catalogs_end_invalid_with_capped_text_and_no_stuck_lease(twin, emulator, content, fragment):
+    container, rt = twin
+    container.upload_blob("h/i.json", json.dumps(item_doc("i")))
+    container.upload_blob("h/i.txt", b"asset bytes")
+    container.upload_blob("h/catalog.json", content)
+    job = handle_drop(rt, drop_for(rt, f"{container.url}/h/catalog.json"))
+    assert job.state == JobState.INVALID and fragment in job.last_error
+    stored = rt.ledger.get(job.job_id)  # what the table holds, not the object we wrote from
+    assert len(stored.last_error) <= 8000 and stored.lease_until == ""
+    if len(content) > 100_000:
+        assert stored.last_error.endswith("characters in all]")
+
+
+def test_an_item_that_is_not_json_is_a_per_item_warning_and_the_rest_goes(twin, emulator):
+    container, rt = twin
+    links = [{"rel": "root", "href": "./catalog.json"}]
+    for item_id in ("ok-1", "broken"):
+        body = b'{"type": "Feature", "bbox": [NaN, 0, 1, 1]}' if item_id == "broken" else json.dumps(item_doc(item_id))
+        container.upload_blob(f"n/items/{item_id}.json", body)
+        container.upload_blob(f"n/items/{item_id}.txt", b"asset bytes")
+        links.append({"rel": "item", "href": f"./items/{item_id}.json"})
+    upload_root_catalog(container, "n", links, "cat-nan")
+    job = handle_drop(rt, drop_for(rt, f"{container.url}/n/catalog.json"))
+    assert job.state == JobState.RUNNING and job.total_items == 2
+    assert "items/broken.json): item-unreadable [will fail]: not valid JSON" in job.warnings

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ingest_core.errors import InvalidDrop
+from ingest_core.errors import InvalidDrop, TransientError
 from ingest_core.stac import collection_body, parse_catalog, preflight
 
 C = "https://acct.blob.core.windows.net/catalogs"
@@ -250,28 +250,37 @@ def test_an_error_stops_the_walk_without_reading_the_rest():
     assert len(reads) <= 4 * 4 + 4  # the read-ahead window and the reads already running, not 300
 
 
-def test_reader_errors_surface_in_link_order():
+def test_reader_faults_surface_in_link_order():
     root = catalog([{"rel": "item", "href": f"./{i}.json"} for i in range(20)])
 
     def read(url):
         time.sleep(random.random() / 500)
         if url.endswith(("/3.json", "/11.json")):
-            raise InvalidDrop("broken", where=url)
+            raise TransientError(f"storage call to {url} failed")
         return item("x")
 
     for _ in range(3):
-        with pytest.raises(InvalidDrop) as info:
+        with pytest.raises(TransientError, match="/3.json"):
             preflight(f"{C}/t/catalog.json", root, C, read, max_links=100, workers=8)
-        assert info.value.where == f"{C}/t/3.json"
 
 
-def test_a_reader_that_hits_recursion_is_still_a_defined_outcome():
+def test_an_unreadable_item_is_a_predicted_failure_but_an_unreadable_child_is_invalid():
     def read(url):
-        return json.loads("[" * 100_000 + "]" * 100_000)
+        if url.endswith("/bad.json"):
+            raise InvalidDrop("not valid JSON at line 1 column 1", where=url)
+        if url.endswith("/deep.json"):
+            return json.loads("[" * 100_000 + "]" * 100_000)  # a reader that parses without load_json
+        return item(url.rsplit("/", 1)[1])
 
-    with pytest.raises(InvalidDrop, match="nested deeper") as info:
-        preflight(f"{C}/t/catalog.json", catalog([{"rel": "item", "href": "./i.json"}]), C, read, max_links=10)
-    assert info.value.where == f"{C}/t/i.json"
+    root = catalog([{"rel": "item", "href": f"./{n}.json"} for n in ("bad", "deep", "ok")])
+    pf = preflight(f"{C}/t/catalog.json", root, C, read, max_links=10)
+    assert (pf.item_count, pf.failing_items) == (3, 2)
+    assert [(w.file.rsplit("/", 1)[1], w.rule) for w in pf.item_warnings if w.fails] == [
+        ("bad.json", "item-unreadable"), ("deep.json", "item-unreadable")]  # fmt: skip
+    assert "nested deeper" in pf.item_warnings[1].message
+    with pytest.raises(InvalidDrop, match="not valid JSON") as info:
+        preflight(f"{C}/t/catalog.json", catalog([{"rel": "child", "href": "./bad.json"}]), C, read, max_links=10)
+    assert info.value.where == f"{C}/t/bad.json"
 
 
 def test_placeholder_collection_extent_comes_from_items():
