@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -20,6 +21,7 @@ NEW_UPLOAD_APIS = ("PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose")
 # Blob names are at most 1,024 characters; percent-encoded and with the endpoint, a URL stays far below this.
 MAX_URL_CHARS = 4096
 MAX_BLOB_NAME_CHARS = 1024
+_DFS_HOST_RE = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.dfs\.", re.IGNORECASE)
 
 
 class Drop(BaseModel):
@@ -85,7 +87,9 @@ def canonical_blob_url(url: str) -> str:
         parts = urlsplit(url_without_query(url))
     except ValueError:  # a malformed IPv6 literal, say
         raise InvalidDrop(f"not a blob URL: {cap_text(url_without_query(url), 300)}") from None
-    return f"{parts.scheme}://{parts.netloc}{quote(unquote(parts.path), safe='/-_.~')}"
+    # Data Lake uploads (FlushWithClose) report the account's dfs endpoint: the same blob, read on the blob endpoint.
+    netloc = _DFS_HOST_RE.sub(r"\g<account>.blob.", parts.netloc, count=1)
+    return f"{parts.scheme}://{netloc}{quote(unquote(parts.path), safe='/-_.~')}"
 
 
 def normalize_etag(etag: str) -> str:

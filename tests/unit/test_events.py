@@ -166,3 +166,11 @@ def test_container_url_when_account_and_container_share_a_name():
     assert container_url_of(
         drop_from_blob_trigger("https://cats.blob.core.windows.net/cats/catalog.json", "e").url
     ) == ("https://cats.blob.core.windows.net/cats")
+
+
+def test_data_lake_uploads_are_read_on_the_blob_endpoint():
+    data = {**DOC_SAMPLE["data"], "api": "FlushWithClose",
+            "url": "https://mystorageaccount.dfs.core.windows.net/testcontainer/a/catalog.json"}  # fmt: skip
+    (drop,) = drops_from_event({**DOC_SAMPLE, "data": data})
+    assert drop.url == "https://mystorageaccount.blob.core.windows.net/testcontainer/a/catalog.json"
+    assert drop.account == "mystorageaccount"
