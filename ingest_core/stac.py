@@ -276,7 +276,8 @@ def _summarise(pf: Preflight) -> None:
         rules = Counter(w.rule for w in pf.item_warnings)
         counts = ", ".join(f"{rule} x{n}" for rule, n in sorted(rules.items()))
         pf.warn(f"{pf.failing_items} of {pf.item_count} items predicted to fail ({counts})")
-    for line in [*notes, *(w.text() for w in pf.item_warnings)]:
+    failing = [w.text() for w in pf.item_warnings if w.fails]  # predicted failures first: they cost items
+    for line in [*failing, *notes, *(w.text() for w in pf.item_warnings if not w.fails)]:
         pf.warn(line)
 
 

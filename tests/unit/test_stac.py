@@ -343,3 +343,15 @@ def test_placeholder_collection_tolerates_non_text_catalog_fields():
     pf = preflight(f"{C}/t/catalog.json", root, C, lambda u: item("i"), 10)
     body = collection_body("my-coll", pf, None)
     assert (body["title"], body["license"], body["msft:short_description"]) == ("cat-1", "other", "cat-1")
+
+
+def test_the_summary_shows_predicted_failures_before_notes():
+    docs = {f"{C}/t/c{c}/catalog.json": {"type": "Catalog", "id": f"c{c}", "links": [{"rel": "item", "href": "./i.json"}]}
+            for c in range(30)}  # fmt: skip
+    docs.update({f"{C}/t/c{c}/i.json": item(f"i{c}") for c in range(30)})
+    docs[f"{C}/t/c29/i.json"] = {**item("i29"), "geometry": None}
+    root = catalog([{"rel": "child", "href": f"./c{c}/catalog.json"} for c in range(30)])
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=100)
+    assert len(pf.warnings) == 20
+    assert pf.warnings[0].startswith("1 of 30 items predicted to fail (geometry-missing x1)")
+    assert "c29/i.json): geometry-missing [will fail]" in pf.warnings[1]
