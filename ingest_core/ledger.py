@@ -186,7 +186,9 @@ class Ledger:
         """Write `changes` to the row if nobody else wrote it since we read it (ETag match)."""
         for key, value in changes.items():
             # Service messages are stored verbatim; make sure no signed URL or token rides along.
-            value = cap_text(value) if key in ("last_error", "error_where", "warnings") else value  # input-sized text
+            value = (
+                cap_text(value, 8000) if key in ("last_error", "error_where", "warnings") else value
+            )  # input-sized text
             setattr(job, key, redact(value) if isinstance(value, str) else value)
         job.updated_at = now_utc().isoformat()
         try:

@@ -56,16 +56,13 @@ def install_log_redaction() -> None:
         _installed = True
 
 
-# Longest text stored in one ledger field or report entry: well under Table storage's 64 KiB per property
-# (32K UTF-16 units), so no write fails on size and no lease stays stuck behind a failing write.
-MAX_STORED_TEXT = 8000
+TRUNCATION_MARK = " …[truncated, {n} more characters]"
 
 
-def cap_text(text: str, limit: int = MAX_STORED_TEXT) -> str:
-    """`text` cut to at most `limit` characters, ending with a visible mark that says how long it was."""
+def cap_text(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, with a visible mark saying how much was cut."""
     if len(text) <= limit:
         return text
-    mark = f"…[cut: {len(text)} characters in all]"
-    if limit <= len(mark):
-        return mark[:limit]
-    return text[: limit - len(mark)] + mark
+    mark = TRUNCATION_MARK.format(n=len(text) - limit)
+    keep = max(0, limit - len(mark))
+    return text[:keep] + TRUNCATION_MARK.format(n=len(text) - keep)

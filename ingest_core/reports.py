@@ -17,6 +17,8 @@ from ingest_core.states import JobState
 
 log = logging.getLogger(__name__)
 
+# A report is read by people: long texts are cut (visibly) so one huge input or service message cannot bloat it.
+REPORT_TEXT_CAP = 8_000
 MAX_REPORT_WARNINGS = 100
 MAX_REPORT_WARNING = 1000  # characters of one warning line
 
@@ -42,12 +44,12 @@ def report_name(job: Job) -> str:
 
 def build_report(job: Job) -> dict[str, Any]:
     """The report document for a job; every text is capped (with a visible mark), whatever the input held."""
-    public = {k: cap_text(v) if isinstance(v, str) else v for k, v in job.public().items()}
+    public = {k: cap_text(v, REPORT_TEXT_CAP) if isinstance(v, str) else v for k, v in job.public().items()}
     return {
         "job": public,
         "outcome": job.state.value,
-        "error": cap_text(job.last_error) or None,
-        "where": cap_text(job.error_where) or None,
+        "error": cap_text(job.last_error, REPORT_TEXT_CAP) or None,
+        "where": cap_text(job.error_where, REPORT_TEXT_CAP) or None,
         "warnings": [cap_text(w, MAX_REPORT_WARNING) for w in job.warnings.split("; ")[:MAX_REPORT_WARNINGS] if w],
         "what_to_do": ADVICE.get(job.state, ""),
     }

@@ -89,4 +89,4 @@ def test_three_d_box_and_bad_boxes():
 
 def test_huge_ids_are_quoted_short():
     (w,) = check_item(good(id="x" * 1_000_000 + " "), F)[1][:1]
-    assert len(w.text()) < 400 and "cut" in w.item_id
+    assert len(w.text()) < 400 and "truncated" in w.item_id
