@@ -27,7 +27,10 @@ def on_catalog_blob(blob: func.InputStream) -> None:
 @app.event_grid_trigger(arg_name="event")
 def on_blob_event(event: func.EventGridEvent) -> None:
     """A BlobCreated event from another account or topic."""
-    entry.on_event({"eventType": event.event_type, "subject": event.subject, "id": event.id, "data": event.get_json()})
+    entry.on_event(
+        {"eventType": event.event_type, "subject": event.subject, "topic": event.topic, "id": event.id,
+         "data": event.get_json()}
+    )  # fmt: skip
 
 
 @app.function_name(name="reconcile")

@@ -104,7 +104,7 @@ param catalogMaxBytes int = 5242880
 
 @minValue(1)
 @description('Most links the preflight walks per catalog (PREFLIGHT_MAX_LINKS).')
-param preflightMaxLinks int = 10000
+param preflightMaxLinks int = 200000
 
 @minValue(1)
 @description('How long a claim on a job is held before another attempt may take over (CLAIM_LEASE_SECONDS).')

@@ -23,7 +23,7 @@ def _ingest(args: argparse.Namespace) -> int:
     from ingest_core.pipeline import handle_drop
 
     rt = runtime()
-    drop = drop_from_blob_trigger(args.blob_url, rt.storage.blob_etag(args.blob_url))
+    drop = drop_from_blob_trigger(args.blob_url, None)  # handle_drop reads the ETag after the trust check
     job = handle_drop(rt, drop, replay=now_utc().isoformat() if args.force else "")
     if job is None:
         print(f"ignored: no routing rule watches {drop.container} or the name does not end with "

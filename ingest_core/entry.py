@@ -13,6 +13,7 @@ from ingest_core.job import Job
 from ingest_core.pipeline import handle_drop
 from ingest_core.runtime import Runtime, build_runtime
 from ingest_core.settings import load_settings
+from ingest_core.trust import refused
 
 log = logging.getLogger(__name__)
 _runtime: Runtime | None = None
@@ -36,23 +37,24 @@ def reset_runtime() -> None:
 
 
 def on_blob(uri: str, etag: str | None, length: int | None, content: bytes | None = None) -> Job | None:
-    """Blob trigger input → pipeline; `content`, the bytes the host already read, saves reading them again."""
+    """Blob trigger input → pipeline (nothing read for a blob outside the trusted accounts); `content`, the
+    bytes the host already read, saves reading them again."""
     try:
         drop = drop_from_blob_trigger(uri, etag, length)
     except InvalidDrop as exc:  # not retried: a retry would fail the same way
-        log.error("blob trigger input rejected: %s", exc)
+        log.warning("blob trigger input dropped: %s", exc)
         return None
-    return handle_drop(runtime(), drop, content=content)
+    rt = runtime()
+    return None if refused(rt.settings, drop) else handle_drop(rt, drop, content=content)
 
 
-def on_event(payload: dict[str, Any] | list[Any]) -> list[Job | None]:
-    """Event Grid (or CloudEvents) payload → pipeline, one Drop per BlobCreated upload."""
-    try:
-        drops = drops_from_event(payload)
-    except InvalidDrop as exc:
-        log.error("event rejected: %s", exc)
+def on_event(payload: Any) -> list[Job | None]:
+    """Event Grid (or CloudEvents) payload → pipeline, one Drop per trusted BlobCreated upload; never raises on bad input."""
+    drops = drops_from_event(payload)
+    if not drops:
         return []
-    return [handle_drop(runtime(), d) for d in drops]
+    rt = runtime()
+    return [None if refused(rt.settings, d) else handle_drop(rt, d) for d in drops]
 
 
 def on_reconcile() -> reconcile.Summary:

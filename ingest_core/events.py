@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ingest_core.errors import InvalidDrop
+from ingest_core.redaction import cap_text
+
+log = logging.getLogger(__name__)
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 # Only these `data.api` values mean a blob was fully written. The Event Grid
 # subscription in infra/ filters on the same list (tests/infra checks it).
 NEW_UPLOAD_APIS = ("PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose")
-_SUBJECT_RE = re.compile(r"^/blobServices/default/containers/(?P<container>[^/]+)/blobs/(?P<path>.+)$")
+# Blob names are at most 1,024 characters; percent-encoded and with the endpoint, a URL stays far below this.
+MAX_URL_CHARS = 4096
+MAX_BLOB_NAME_CHARS = 1024
+_DFS_HOST_RE = re.compile(r"^(?P<account>[a-z0-9]{3,24})\.dfs\.", re.IGNORECASE)
 
 
 class Drop(BaseModel):
@@ -30,6 +37,9 @@ class Drop(BaseModel):
     sequencer: str = ""
     api: str = ""
     size: int | None = None
+    # What the event said (empty for the blob trigger and the CLI): trust.untrusted_reason checks they agree with url.
+    subject: str = ""
+    topic: str = ""
 
 
 def container_url_of(blob_url: str) -> str:
@@ -46,7 +56,10 @@ def _host_style(host: str) -> bool:
 
 def parse_blob_url(url: str) -> tuple[str, str, str]:
     """Split a blob URL into (account, container, path); handles Azurite's path-style URLs."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidDrop(f"not a blob URL: {cap_text(str(url), 300)}") from None
     segments = [unquote(s) for s in parts.path.lstrip("/").split("/")]
     host = parts.hostname or ""
     if _host_style(host):
@@ -54,8 +67,13 @@ def parse_blob_url(url: str) -> tuple[str, str, str]:
     else:  # path-style (Azurite, IP hosts): /<account>/<container>/<path>
         account, rest = (segments[0] if segments else ""), segments[1:]
     if len(rest) < 2 or not rest[0] or not rest[-1]:
-        raise InvalidDrop(f"not a blob URL (need account, container and blob name): {url_without_query(url)}")
-    return account, rest[0], "/".join(rest[1:])
+        raise InvalidDrop(
+            f"not a blob URL (need account, container and blob name): {cap_text(url_without_query(url), 300)}"
+        )
+    path = "/".join(rest[1:])
+    if len(path) > MAX_BLOB_NAME_CHARS:
+        raise InvalidDrop(f"blob name longer than {MAX_BLOB_NAME_CHARS} characters: {cap_text(path, 300)}")
+    return account, rest[0], path
 
 
 def url_without_query(url: str) -> str:
@@ -65,8 +83,13 @@ def url_without_query(url: str) -> str:
 
 def canonical_blob_url(url: str) -> str:
     """One spelling per blob (percent-encoded path, no query), whichever trigger reported it: job keys depend on it."""
-    parts = urlsplit(url_without_query(url))
-    return f"{parts.scheme}://{parts.netloc}{quote(unquote(parts.path), safe='/-_.~')}"
+    try:
+        parts = urlsplit(url_without_query(url))
+    except ValueError:  # a malformed IPv6 literal, say
+        raise InvalidDrop(f"not a blob URL: {cap_text(url_without_query(url), 300)}") from None
+    # Data Lake uploads (FlushWithClose) report the account's dfs endpoint: the same blob, read on the blob endpoint.
+    netloc = _DFS_HOST_RE.sub(r"\g<account>.blob.", parts.netloc, count=1)
+    return f"{parts.scheme}://{netloc}{quote(unquote(parts.path), safe='/-_.~')}"
 
 
 def normalize_etag(etag: str) -> str:
@@ -75,70 +98,89 @@ def normalize_etag(etag: str) -> str:
 
 
 class _EventData(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Strict: an event is untrusted input, so no coercion ("12" is not a length, 1 is not an ETag).
+    model_config = ConfigDict(extra="ignore", strict=True)
     api: str = ""
-    url: str
-    eTag: str = ""
-    sequencer: str = ""
-    contentLength: int | None = None
+    url: str = Field(min_length=1, max_length=MAX_URL_CHARS)
+    eTag: str = Field(default="", max_length=256)
+    sequencer: str = Field(default="", max_length=256)
+    contentLength: int | None = Field(default=None, ge=0)
 
 
-def _drop_from_data(data: dict[str, Any], subject: str | None) -> Drop:
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    subject: str = Field(min_length=1, max_length=MAX_URL_CHARS)
+    topic: str = Field(default="", max_length=MAX_URL_CHARS)
+    data: _EventData
+
+
+def _drop_from_event(ev: dict[str, Any]) -> Drop:
+    """The Drop one BlobCreated event announces; InvalidDrop naming the first malformed field."""
+    body = {**ev, "topic": ev.get("topic") or (ev.get("source") if "specversion" in ev else "") or ""}
     try:
-        d = _EventData.model_validate(data)
+        e = _Event.model_validate(body)
     except ValidationError as exc:
-        raise InvalidDrop(f"BlobCreated event without a usable data.url: {exc.errors()[0]['msg']}") from None
-    url = canonical_blob_url(d.url)
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "event"
+        raise InvalidDrop(f"BlobCreated event with a bad {field}: {err['msg']}") from None
+    url = canonical_blob_url(e.data.url)
     account, container, path = parse_blob_url(url)
-    if subject:
-        m = _SUBJECT_RE.match(subject)
-        if m and (m["container"], m["path"]) != (container, path):
-            raise InvalidDrop(f"event subject {subject!r} disagrees with data.url {url!r}")
     return Drop(
         account=account,
         container=container,
         path=path,
         url=url,
-        etag=normalize_etag(d.eTag),
-        sequencer=d.sequencer,
-        api=d.api,
-        size=d.contentLength,
+        etag=normalize_etag(e.data.eTag),
+        sequencer=e.data.sequencer,
+        api=e.data.api,
+        size=e.data.contentLength,
+        subject=e.subject,
+        topic=e.topic,
     )
 
 
-def drops_from_event(payload: dict[str, Any] | list[Any]) -> list[Drop]:
+def drops_from_event(payload: Any) -> list[Drop]:
     """Turn one Event Grid or CloudEvents payload (an event or an array) into the Drops it announces.
 
-    Events that are not BlobCreated, or whose `data.api` is not a completed upload, are skipped.
+    Events that are not BlobCreated, or whose `data.api` is not a completed upload, are skipped. A malformed
+    event is dropped with one warning log line and never hides the others; nothing here raises.
     """
     events = payload if isinstance(payload, list) else [payload]
     drops = []
     for ev in events:
         if not isinstance(ev, dict):
-            raise InvalidDrop("event is not a JSON object")
-        event_type = ev.get("eventType") or ev.get("type")
-        if event_type != BLOB_CREATED:
+            log.warning("event dropped: not a JSON object (%s)", type(ev).__name__)
             continue
-        data = ev.get("data") or {}
-        if data.get("api") not in NEW_UPLOAD_APIS:
+        data = ev.get("data")
+        if (ev.get("eventType") or ev.get("type")) != BLOB_CREATED or (
+            isinstance(data, dict) and data.get("api") not in NEW_UPLOAD_APIS
+        ):
             continue
-        drops.append(_drop_from_data(data, ev.get("subject")))
+        try:
+            drops.append(_drop_from_event(ev))
+        except InvalidDrop as exc:
+            log.warning("event %s dropped: %s", cap_text(repr(ev.get("id")), 100), exc)
     return drops
 
 
 def drop_from_blob_trigger(uri: str, etag: str | None, length: int | None = None) -> Drop:
-    """Build a Drop from what the blob trigger hands over (its URI and properties)."""
+    """Build a Drop from what the blob trigger hands over (its URI and properties); InvalidDrop if unusable."""
+    if not isinstance(uri, str) or not 0 < len(uri) <= MAX_URL_CHARS:
+        raise InvalidDrop(f"blob trigger URI is not a usable URL: {cap_text(repr(uri), 300)}")
     url = canonical_blob_url(uri)
     account, container, path = parse_blob_url(url)
-    return Drop(
-        account=account,
-        container=container,
-        path=path,
-        url=url,
-        etag=normalize_etag(etag or ""),
-        api="PutBlob",
-        size=length,
-    )
+    try:
+        return Drop(
+            account=account,
+            container=container,
+            path=path,
+            url=url,
+            etag=normalize_etag(etag if isinstance(etag, str) else ""),
+            api="PutBlob",
+            size=length if isinstance(length, int) and not isinstance(length, bool) and length >= 0 else None,
+        )
+    except ValidationError as exc:
+        raise InvalidDrop(f"blob trigger input is not usable: {exc.errors()[0]['msg']}") from None
 
 
 def blob_created_event(drop: Drop, api: str = "PutBlockList", event_id: str = "", topic: str = "") -> dict[str, Any]:

@@ -158,6 +158,7 @@ class GeoCatalogClient:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last, wait = f"{type(exc).__name__}", self._backoff(attempt, None)
+                wait_asked = wait
                 ambiguous = not isinstance(exc, requests.ConnectTimeout)
             else:
                 if resp.status_code in expected:
@@ -165,14 +166,17 @@ class GeoCatalogClient:
                 if resp.status_code not in RETRYABLE_STATUS:
                     raise _service_error(resp, method, route)
                 err = _service_error(resp, method, route)
-                last, wait = f"HTTP {resp.status_code} {err.code}", self._backoff(attempt, _retry_after_seconds(resp))
+                asked = _retry_after_seconds(resp)
+                last, wait = f"HTTP {resp.status_code} {err.code}", self._backoff(attempt, asked)
+                wait_asked = asked if asked is not None else wait
                 ambiguous = resp.status_code not in NOT_PROCESSED_STATUS
             if creates and ambiguous:
                 raise TransientError(
                     f"GeoCatalog {named} may or may not have taken effect ({last}); "
                     "the next attempt checks before creating again"
                 )
-            if attempt == self._max_retries or (self._patience is not None and wait > self._patience):
+            # An impatient client (a timer pass) does not wait when the service asks for longer than its patience.
+            if attempt == self._max_retries or (self._patience is not None and wait_asked > self._patience):
                 break
             log.warning("geocatalog %s %s: %s; retry %d in %.1fs", method, route, last, attempt + 1, wait)
             self._sleep(wait)

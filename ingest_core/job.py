@@ -59,6 +59,7 @@ class Job:
     successful_items: int = 0
     failed_items: int = 0
     pending_items: int = 0
+    predicted_failures: int = 0  # items preflight expects the service to reject (listed in the warnings)
     attempts: int = 0
     last_error: str = ""
     error_where: str = ""
@@ -159,6 +160,8 @@ def _as_list(value: Any, sep: str) -> list[str]:
 
 _LIST_FIELDS = frozenset({"source_ids", "container_urls", "warnings"})
 _TIME_FIELDS = frozenset({"run_requested_at", "lease_until", "next_attempt_at", "created_at", "updated_at"})
-_INT_FIELDS = frozenset({"total_items", "successful_items", "failed_items", "pending_items", "attempts"})
+_INT_FIELDS = frozenset(
+    {"total_items", "successful_items", "failed_items", "pending_items", "predicted_failures", "attempts"}
+)
 # What callers may change with Ledger.update: everything but the identity and the state (transition does that).
 WRITABLE = frozenset(f.name for f in fields(Job)) - {"job_id", "blob_url", "etag", "state", "row_etag", "created_at"}

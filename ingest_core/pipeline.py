@@ -8,7 +8,6 @@ what is not already known (process caches for sources and collections, the ledge
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 from dataclasses import dataclass
@@ -23,10 +22,11 @@ from ingest_core.ingestions import adopt_run, create_run, ensure_ingestion, opti
 from ingest_core.job import Job, now_utc
 from ingest_core.routing import RoutingRule, match_rule, valid_collection_id, watches_container
 from ingest_core.runtime import Runtime
-from ingest_core.stac import Preflight, parse_catalog, preflight, sibling_url
+from ingest_core.stac import Preflight, load_json, parse_catalog, preflight, sibling_url
 from ingest_core.stac_collections import ensure_collection
 from ingest_core.states import NOT_STARTED, JobState
 from ingest_core.trees import ancestor_catalogs, covered_by, settles_at, top_folder
+from ingest_core.trust import refused
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ def handle_drop(rt: Runtime, drop: Drop, replay: str = "", content: bytes | None
     `content`: the catalog's bytes when the trigger already holds them (the blob trigger does), saving a read.
     """
     s = rt.settings
+    if refused(s, drop):  # first: nothing is read, claimed or minted for an untrusted upload
+        return None
     if not watches_container(s.rules_or_default(), drop.account, drop.container):
         log.info("ignored %s: no routing rule watches %s/%s", drop.url, drop.account, drop.container)
         return None
@@ -170,10 +172,7 @@ class TreeReader:
         except BlobNotFound:
             return None
         self.add(url, data)
-        try:
-            return json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise InvalidDrop("linked document is not valid JSON", where=url) from None
+        return load_json(data, url)
 
     def digest(self) -> str:
         """One hash over every document read (URL and content)."""
@@ -266,6 +265,7 @@ def _prepare(rt: Runtime, job: Job, history: list[Job], content: bytes | None) -
     return Plan(rule, {
         "content_digest": digest, "collection_id": collection_id, "source_ids": source_ids,
         "container_urls": containers, "total_items": pf.item_count, "warnings": notes + pf.warnings,
+        "predicted_failures": pf.failing_items,
         "ingestion_id": ingestion_id, "ingestion_options": options, "config_applied": applied,
         "last_error": "", "error_where": "",
     })  # fmt: skip

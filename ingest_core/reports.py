@@ -12,7 +12,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettin
 from ingest_core.connections import service_client
 from ingest_core.events import parse_blob_url
 from ingest_core.job import Job
-from ingest_core.redaction import scrub
+from ingest_core.redaction import OUTPUT_TEXT_CAP, cap_text, scrub
 from ingest_core.states import JobState
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,12 @@ def report_name(job: Job) -> str:
     return f"{container}/{path}/{job.job_id}.json"
 
 
+# A report lists at most this many warnings, each at most this long (the first ones: preflight sorts them).
+MAX_REPORT_WARNINGS = 100
+MAX_REPORT_WARNING = 1000
+REPORT_TEXT_CAP = OUTPUT_TEXT_CAP
+
+
 def build_report(job: Job) -> dict[str, Any]:
     """The report document for a job."""
     return scrub(
@@ -45,7 +51,7 @@ def build_report(job: Job) -> dict[str, Any]:
             "outcome": job.state.value,
             "error": job.last_error or None,
             "where": job.error_where or None,
-            "warnings": list(job.warnings),
+            "warnings": [cap_text(w, MAX_REPORT_WARNING) for w in job.warnings[:MAX_REPORT_WARNINGS]],
             "what_to_do": ADVICE.get(job.state, ""),
         }
     )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import posixpath
 import re
 from enum import Enum
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 COLLECTION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,31}$")
 
@@ -31,7 +32,10 @@ class RoutingRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    account: str | None = None  # None: any account (the watched one)
+    account: str | None = None  # None: any trusted account (the catalog account, or one another rule names)
+    # Where `account`'s blobs live, e.g. https://<account>.blob.core.windows.net (the default for an account other
+    # than the catalog account) or http://127.0.0.1:10000/<account> (Azurite). Only named accounts are ever read.
+    blob_endpoint: str | None = Field(default=None, alias="blobEndpoint")
     container: str = Field(min_length=3, max_length=63)
     prefix: str = ""
     collection: str = "{catalog_id}"
@@ -44,6 +48,24 @@ class RoutingRule(BaseModel):
     config_mode: ConfigMode = Field(default=ConfigMode.MERGE, alias="configMode")
     # A `.parquet` blob under this rule is a stac-geoparquet drop (importType StacGeoparquet).
     stac_geoparquet: bool = Field(default=False, alias="stacGeoparquet")
+
+    @field_validator("blob_endpoint")
+    @classmethod
+    def _endpoint_is_a_service_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        parts = urlsplit(v)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be a blob service URL such as https://<account>.blob.core.windows.net")
+        if len([s for s in parts.path.split("/") if s]) > 1:
+            raise ValueError("must be the account's blob endpoint, without a container or blob path")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _endpoint_needs_account(self) -> RoutingRule:
+        if self.blob_endpoint and not self.account:
+            raise ValueError("blobEndpoint needs the rule's account (the storage account it belongs to)")
+        return self
 
     def covers(self, account: str, container: str, path: str) -> bool:
         """True when this rule's account, container and prefix match the blob."""

@@ -100,7 +100,8 @@ class Settings(BaseModel):
     source_trust_seconds: float = Field(default=300.0, ge=0)
     max_concurrent_runs: int = Field(default=5, ge=1, le=100)
     catalog_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
-    preflight_max_links: int = Field(default=10_000, ge=1)
+    # A safety bound, well above the 10,000 items one ingestion takes: larger catalogs are split, not refused.
+    preflight_max_links: int = Field(default=200_000, ge=1)
     claim_lease_seconds: float = Field(default=600.0, gt=0)
     # How long a catalog may wait for its linked items to be uploaded before it is INVALID.
     defer_timeout_minutes: float = Field(default=60.0, gt=0)

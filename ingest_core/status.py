@@ -36,6 +36,8 @@ def select(
 def line(job: Job) -> str:
     """One line per job: state, catalog, collection, counters, error."""
     counts = f"{job.successful_items}/{job.total_items} ok, {job.failed_items} failed, {job.pending_items} pending"
+    if job.predicted_failures:
+        counts += f", {job.predicted_failures} predicted to fail (see warnings)"
     error = (
         f"  error: {job.last_error}" + (f" (at {job.error_where})" if job.error_where else "") if job.last_error else ""
     )

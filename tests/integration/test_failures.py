@@ -85,7 +85,7 @@ def test_a_geocatalog_answering_503_everywhere_shows_the_error_then_recovers_wit
     azurite, emulator, twin
 ):
     container, _ = twin
-    rt = runtime_for(azurite, emulator, container, reconcile_budget_seconds=5, http_backoff_cap_seconds=30)
+    rt = runtime_for(azurite, emulator, container, reconcile_budget_seconds=5)
     url = upload_catalog(container, "down", catalog_id="cat-down")
     admin(emulator, "faults", "POST", {"route": "*", "status": 503, "rate": 1.0, "retryAfter": 60})
     with pytest.raises(TransientError):

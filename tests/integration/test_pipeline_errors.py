@@ -25,6 +25,7 @@ from tests.integration.twin_helpers import (
     admin,
     calls,
     drop_for,
+    item_doc,
     runtime_for,
     upload_catalog,
     upload_root_catalog,
@@ -46,13 +47,15 @@ def read_report(rt, job):
         (b'{"type": "Catalog", "id": ', "not valid JSON at line 1"),
         (b'{"type": "FeatureCollection", "features": []}', "not a STAC catalog"),
         (
-            b'{"type": "Catalog", "id": "x y", "stac_version": "1.0.0", "description": "d", "links": []}',
+            b'{"type": "Catalog", "id": "x y", "stac_version": "1.0.0", "description": "d", '
+            b'"links": [{"rel": "item", "href": "./i.json"}]}',
             "collection id 'x y' is invalid",
         ),
     ],
 )
 def test_broken_catalog_is_invalid_with_a_reason_and_nothing_is_created(twin, emulator, content, fragment):
     container, rt = twin
+    container.upload_blob("bad/i.json", json.dumps(item_doc("i")))  # so only the catalog itself is at fault
     container.upload_blob("bad/catalog.json", content)
     url = f"{container.url}/bad/catalog.json"
     job = handle_drop(rt, drop_for(rt, url))  # returns normally: no retry storm

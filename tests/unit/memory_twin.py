@@ -209,7 +209,8 @@ def memory_runtime(**overrides: Any) -> Runtime:
     values: dict[str, Any] = {
         "geocatalog_endpoint": "https://geo.example",
         "geocatalog_static_token": "t",
-        "catalog_connection": "UseDevelopmentStorage=true",
+        # The watched account (trusted): https://acct.blob.core.windows.net; the key is never used here.
+        "catalog_connection": "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net",
         "ledger_connection": "UseDevelopmentStorage=true",
         "report_connection": "UseDevelopmentStorage=true",
         "catalog_container": "cat",

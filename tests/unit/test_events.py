@@ -62,10 +62,65 @@ def test_other_event_types_are_ignored():
     assert drops_from_event({**DOC_SAMPLE, "eventType": "Microsoft.Storage.BlobDeleted"}) == []
 
 
-def test_subject_disagreeing_with_url_is_invalid():
-    ev = {**DOC_SAMPLE, "subject": "/blobServices/default/containers/other/blobs/a/catalog.json"}
-    with pytest.raises(InvalidDrop, match="disagrees"):
-        drops_from_event(ev)
+def test_event_keeps_subject_and_topic_for_the_trust_check():
+    (drop,) = drops_from_event(DOC_SAMPLE)
+    assert drop.subject == DOC_SAMPLE["subject"] and drop.topic == DOC_SAMPLE["topic"]
+    ce = {"specversion": "1.0", "type": DOC_SAMPLE["eventType"], "source": DOC_SAMPLE["topic"], "id": "1",
+          "subject": DOC_SAMPLE["subject"], "data": DOC_SAMPLE["data"]}  # fmt: skip
+    assert drops_from_event(ce)[0].topic == DOC_SAMPLE["topic"]  # CloudEvents: `source` is the topic
+
+
+@pytest.mark.parametrize(
+    ("event", "logged"),
+    [
+        (5, "not a JSON object"),
+        ({**DOC_SAMPLE, "data": "x"}, "bad data"),
+        ({**DOC_SAMPLE, "data": [1]}, "bad data"),
+        ({k: v for k, v in DOC_SAMPLE.items() if k != "subject"}, "bad subject"),
+        ({**DOC_SAMPLE, "subject": 7}, "bad subject"),
+        ({**DOC_SAMPLE, "topic": ["x"]}, "bad topic"),
+        ({**DOC_SAMPLE, "data": {"api": "PutBlob"}}, "bad data.url"),
+        ({**DOC_SAMPLE, "data": {**DOC_SAMPLE["data"], "url": 5}}, "bad data.url"),
+        (
+            {**DOC_SAMPLE, "data": {**DOC_SAMPLE["data"], "url": "https://a.blob.core.windows.net/" + "x" * 5000}},
+            "bad data.url",
+        ),
+        ({**DOC_SAMPLE, "data": {**DOC_SAMPLE["data"], "url": "https://[::1/c/a"}}, "not a blob URL"),
+        ({**DOC_SAMPLE, "data": {**DOC_SAMPLE["data"], "url": "https://a.blob.core.windows.net/c"}}, "not a blob URL"),
+        ({**DOC_SAMPLE, "data": {**DOC_SAMPLE["data"], "contentLength": "12"}}, "bad data.contentLength"),
+        ({**DOC_SAMPLE, "data": {**DOC_SAMPLE["data"], "eTag": 1}}, "bad data.eTag"),
+    ],
+)
+def test_a_malformed_event_is_logged_and_dropped_without_hiding_the_others(event, logged, caplog):
+    (drop,) = drops_from_event([event, DOC_SAMPLE])
+    assert drop.path == "a/catalog.json"
+    (record,) = [r for r in caplog.records if r.name == "ingest_core.events"]
+    assert record.levelname == "WARNING" and logged in record.getMessage()
+
+
+@pytest.mark.parametrize("payload", [None, "text", 3, {"no": "type"}, [None, []]])
+def test_payloads_that_hold_no_event_give_no_drops(payload):
+    assert drops_from_event(payload) == []
+
+
+@pytest.mark.parametrize(
+    ("uri", "etag", "length"),
+    [
+        (None, "e", 1),
+        (5, "e", 1),
+        ("", "e", 1),
+        ("https://a.blob.core.windows.net/c", "e", 1),
+        ("https://[x/c/b", "e", 1),
+    ],
+)
+def test_unusable_blob_trigger_input_is_invalid(uri, etag, length):
+    with pytest.raises(InvalidDrop):
+        drop_from_blob_trigger(uri, etag, length)
+
+
+def test_odd_blob_trigger_properties_are_ignored_not_fatal():
+    drop = drop_from_blob_trigger("https://a.blob.core.windows.net/c/catalog.json", 5, "big")  # type: ignore[arg-type]
+    assert (drop.etag, drop.size) == ("", None)
 
 
 def test_sas_query_is_stripped_from_the_drop_url():
@@ -89,7 +144,8 @@ def test_blob_trigger_input_and_synthesised_event_round_trip():
     assert drop.etag == "0x1"
     event = blob_created_event(drop)
     assert event["data"]["api"] in NEW_UPLOAD_APIS
-    assert drops_from_event([event])[0] == drop.model_copy(update={"api": event["data"]["api"], "size": 10})
+    expected = {"api": event["data"]["api"], "size": 10, "subject": event["subject"], "topic": event["topic"]}
+    assert drops_from_event([event])[0] == drop.model_copy(update=expected)
 
 
 def test_both_triggers_spell_a_blob_url_the_same_way():
@@ -110,3 +166,11 @@ def test_container_url_when_account_and_container_share_a_name():
     assert container_url_of(
         drop_from_blob_trigger("https://cats.blob.core.windows.net/cats/catalog.json", "e").url
     ) == ("https://cats.blob.core.windows.net/cats")
+
+
+def test_data_lake_uploads_are_read_on_the_blob_endpoint():
+    data = {**DOC_SAMPLE["data"], "api": "FlushWithClose",
+            "url": "https://mystorageaccount.dfs.core.windows.net/testcontainer/a/catalog.json"}  # fmt: skip
+    (drop,) = drops_from_event({**DOC_SAMPLE, "data": data})
+    assert drop.url == "https://mystorageaccount.blob.core.windows.net/testcontainer/a/catalog.json"
+    assert drop.account == "mystorageaccount"

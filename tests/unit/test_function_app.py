@@ -47,3 +47,22 @@ def test_core_never_imports_azure_functions():
     pattern = re.compile(r"^\s*(from|import)\s+(azure\.functions|geocatalog_emulator)\b", re.M)
     offenders = [p.name for p in core.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
+
+
+def test_event_grid_trigger_hands_topic_and_subject_to_the_trust_check(monkeypatch):
+    from datetime import UTC, datetime
+
+    import azure.functions as func
+
+    from ingest_core import entry
+
+    seen = []
+    monkeypatch.setattr(entry, "on_event", seen.append)  # records the payload; the core is tested elsewhere
+    function_app.app.functions_bindings = None
+    fn = {f.get_function_name(): f.get_user_function() for f in function_app.app.get_functions()}["on_blob_event"]
+    event = func.EventGridEvent(id="1", data={"url": "u"}, topic="/t/storageAccounts/a", subject="/s",
+                                event_type="Microsoft.Storage.BlobCreated", event_time=datetime.now(UTC),
+                                data_version="")  # fmt: skip
+    fn(event)
+    assert seen == [{"eventType": "Microsoft.Storage.BlobCreated", "subject": "/s", "topic": "/t/storageAccounts/a",
+                     "id": "1", "data": {"url": "u"}}]  # fmt: skip

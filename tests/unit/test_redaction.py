@@ -23,3 +23,11 @@ def test_records_from_any_logger_are_redacted(caplog):
     logging.getLogger("some.library").warning("token Bearer %s", "secret-token-value")
     assert "abc%2Bdef" not in caplog.text and "secret-token-value" not in caplog.text
     assert "sig=REDACTED" in caplog.text
+
+
+def test_cap_text_keeps_short_text_and_marks_what_it_cuts():
+    from ingest_core.redaction import cap_text
+
+    assert cap_text("short", 100) == "short"
+    capped = cap_text("x" * 100_000, 1000)
+    assert len(capped) <= 1002 and capped.startswith("x" * 900) and capped.endswith("more characters]")

@@ -1,10 +1,13 @@
-"""stac: catalog checks with readable reasons, and the bounded preflight walk."""
+"""stac: catalog checks with readable reasons, and the bounded, concurrent preflight walk."""
 
 import json
+import random
+import threading
+import time
 
 import pytest
 
-from ingest_core.errors import InvalidDrop
+from ingest_core.errors import InvalidDrop, TransientError
 from ingest_core.stac import collection_body, parse_catalog, preflight
 
 C = "https://acct.blob.core.windows.net/catalogs"
@@ -17,7 +20,7 @@ def catalog(links, **extra):
 def item(item_id, asset_href="./a.tif"):
     return {"type": "Feature", "id": item_id, "stac_version": "1.0.0", "geometry": {"type": "Point", "coordinates": [0, 0]},
             "bbox": [0, 0, 1, 1], "properties": {"datetime": "2021-01-01T00:00:00Z"},
-            "assets": {"data": {"href": asset_href}}, "links": []}  # fmt: skip
+            "assets": {"data": {"href": asset_href}}, "links": [{"rel": "root", "href": "../catalog.json"}]}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -26,12 +29,20 @@ def item(item_id, asset_href="./a.tif"):
         (b"{not json", "not valid JSON at line 1 column 2"),
         (b"\xff\xfe", "not valid JSON"),
         (b"[1]", "not a JSON object"),
+        (b'"text"', "not a JSON object"),
         (json.dumps({"type": "Feature"}).encode(), "\"type\" is 'Feature'"),
-        (
-            json.dumps({"type": "Catalog", "id": "x"}).encode(),
-            "missing required field(s) stac_version, description, links",
-        ),
-        (json.dumps(catalog([{"rel": "child"}])).encode(), "must be a list of objects with an href"),
+        (json.dumps({"type": "Catalog", "links": []}).encode(), '"id" must be a non-empty string'),
+        (json.dumps({"type": "Catalog", "id": 5, "links": []}).encode(), '"id" must be a non-empty string'),
+        (json.dumps({"type": "Catalog", "id": "x"}).encode(), '"links" must be a list'),
+        (json.dumps({"type": "Catalog", "id": "x", "links": {}}).encode(), '"links" must be a list'),
+        (json.dumps(catalog([{"rel": "child"}])).encode(), "links[0] (rel 'child') has no usable href"),
+        (json.dumps(catalog(["./x.json"])).encode(), "links[0] (rel None) has no usable href"),
+        (b'{"type": "Catalog", "id": "x", "links": [], "n": NaN}', "NaN and Infinity are not JSON"),
+        (b'{"type": "Catalog", "id": "x", "links": [], "n": -Infinity}', "NaN and Infinity are not JSON"),
+        (b'{"type": "Catalog", "id": "x", "links": [], "n": 1e999}', "out of range"),
+        (b'{"type": "Catalog", "id": "x", "links": [], "n": ' + b"9" * 5000 + b"}", "not valid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested deeper than 100 levels"),
+        (b'{"a": ' + b"[" * 150 + b"]" * 150 + b"}", "nested deeper than 100 levels"),
     ],
 )
 def test_bad_catalogs_say_what_is_wrong_and_where(data, fragment):
@@ -39,6 +50,19 @@ def test_bad_catalogs_say_what_is_wrong_and_where(data, fragment):
         parse_catalog(data, f"{C}/t/catalog.json")
     assert fragment in info.value.reason
     assert info.value.where == f"{C}/t/catalog.json"
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    doc = catalog([], title="[" * 500 + '\\"{' * 50)
+    assert parse_catalog(json.dumps(doc).encode(), f"{C}/t/catalog.json")["title"] == doc["title"]
+
+
+def test_what_only_the_stac_spec_asks_of_a_catalog_is_a_note_not_invalid():
+    doc = {"type": "Catalog", "id": "cat-1", "links": [{"rel": "item", "href": "./i.json"}]}
+    pf = preflight(f"{C}/t/catalog.json", parse_catalog(json.dumps(doc).encode(), "w"), C, lambda u: item("i"), 10)
+    assert pf.item_count == 1 and pf.failing_items == 0
+    assert any("has no description" in w for w in pf.warnings)
+    assert any("stac_version is None" in w for w in pf.warnings)
 
 
 def test_walk_follows_relative_children_and_items():
@@ -63,23 +87,194 @@ def test_missing_links_are_reported_not_fatal():
     assert pf.missing == [f"{C}/t/later.json"]
 
 
-def test_links_escaping_the_container_are_invalid():
-    root = catalog([{"rel": "child", "href": "../../other/catalog.json"}])
-    with pytest.raises(InvalidDrop, match="leaves the container"):
-        preflight(f"{C}/t/catalog.json", root, C, lambda u: None, max_links=10)
+@pytest.mark.parametrize(
+    "href",
+    [
+        "../../other/catalog.json",
+        "./%2e%2e/%2e%2e/other/catalog.json",
+        "./%2E%2E/%2e./other/catalog.json",
+        "%2e%2e%2f%2e%2e%2fother%2fcatalog.json",
+        "..%5c..%5cother%5ccatalog.json",
+        "a/../../../other/catalog.json",
+        "https://acct.blob.core.windows.net/catalogs-private/t/catalog.json",
+        "https://acct.blob.core.windows.net/catalogs%2f..%2fsecret/catalog.json",
+        "https://other.blob.core.windows.net/catalogs/t/catalog.json",
+        "http://acct.blob.core.windows.net/catalogs/t/a.json",
+        "https://acct.blob.core.windows.net:8443/catalogs/t/a.json",
+        "file:///etc/passwd",
+        "//evil.example/catalogs/x.json",
+    ],
+)
+def test_links_leaving_the_container_are_invalid_naming_the_href(href):
+    root = catalog([{"rel": "child", "href": href}])
+    read = []
+    with pytest.raises(InvalidDrop, match="outside the container") as info:
+        preflight(f"{C}/t/catalog.json", root, C, read.append, max_links=10)
+    assert repr(href) in info.value.reason and info.value.where == f"{C}/t/catalog.json"
+    assert read == []  # refused before anything is read
+
+
+def test_encoded_and_dotted_hrefs_inside_the_container_are_read_at_their_canonical_url():
+    root = catalog([{"rel": "item", "href": "./a/%2e/b/../i%201.json?sig=x#frag"},
+                    {"rel": "item", "href": "HTTPS://ACCT.blob.core.windows.net:443/catalogs/t/a/i%201.json"}])  # fmt: skip
+    read = []
+    pf = preflight(f"{C}/t/catalog.json", root, C, lambda u: read.append(u) or item("i"), max_links=10)
+    assert read == [f"{C}/t/a/i%201.json"] and pf.links_checked == 1  # one document, however it is spelled
+
+
+def test_unusable_href_is_invalid_naming_it():
+    with pytest.raises(InvalidDrop, match="not a usable URL"):
+        preflight(f"{C}/t/catalog.json", catalog([{"rel": "item", "href": "https://[::1/x"}]), C, lambda u: None, 10)
 
 
 def test_walk_is_bounded():
-    root = catalog([{"rel": "item", "href": f"./{i}.json"} for i in range(5)])
-    with pytest.raises(InvalidDrop, match="PREFLIGHT_MAX_LINKS"):
-        preflight(f"{C}/t/catalog.json", root, C, lambda u: item("x"), max_links=3)
+    root = catalog([{"rel": "child", "href": "./a/catalog.json"}, {"rel": "item", "href": "./i.json"}])
+    child = catalog([{"rel": "item", "href": f"./{i}.json"} for i in range(3)])
+    docs = {f"{C}/t/a/catalog.json": child}
+    with pytest.raises(InvalidDrop, match="PREFLIGHT_MAX_LINKS") as info:
+        preflight(f"{C}/t/catalog.json", root, C, lambda u: docs.get(u, item("x")), max_links=4)
+    assert info.value.where == f"{C}/t/catalog.json"
 
 
-def test_bad_items_become_warnings():
+def test_one_document_listing_more_links_than_the_bound_stops_at_once():
+    reads = []
+    root = catalog([{"rel": "item", "href": f"./{i}.json"} for i in range(6)])
+    with pytest.raises(InvalidDrop, match="lists 6 links"):
+        preflight(f"{C}/t/catalog.json", root, C, reads.append, max_links=5)
+    assert reads == []
+    big_child = catalog([{"rel": "item", "href": f"./{i}.json"} for i in range(6)])
+    root = catalog([{"rel": "child", "href": "./a/catalog.json"}, {"rel": "item", "href": "./x.json"}])
+    docs = {f"{C}/t/a/catalog.json": big_child}
+    with pytest.raises(InvalidDrop, match="lists 6 links") as info:
+        preflight(f"{C}/t/catalog.json", root, C, lambda u: reads.append(u) or docs.get(u, item("x")), max_links=5)
+    assert info.value.where == f"{C}/t/a/catalog.json"
+    assert not any(u.startswith(f"{C}/t/a/") and u != f"{C}/t/a/catalog.json" for u in reads)
+
+
+def test_bad_items_become_warnings_while_good_items_go():
+    docs = {f"{C}/t/i.json": {"type": "Feature", "id": "i"}, f"{C}/t/ok.json": item("ok")}
+    root = catalog([{"rel": "item", "href": "./i.json"}, {"rel": "item", "href": "./ok.json"}])
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=10)
+    assert (pf.item_count, pf.failing_items) == (2, 1)
+    assert [(w.rule, w.fails) for w in pf.item_warnings if w.file == f"{C}/t/i.json"] == [
+        ("assets-missing", True), ("datetime-missing", True), ("geometry-missing", True),
+        ("item-without-links", False), ("stac-version", False)]  # fmt: skip
+    assert pf.warnings[0].startswith("1 of 2 items predicted to fail (assets-missing x1")
+    assert f"item i ({C}/t/i.json): assets-missing [will fail]" in pf.warnings[1]
+    assert all("; " not in w for w in pf.warnings)  # the ledger joins them with "; "
+
+
+def test_no_items_at_all_is_invalid_but_missing_ones_defer():
+    with pytest.raises(InvalidDrop, match="links no items"):
+        preflight(f"{C}/t/catalog.json", catalog([]), C, lambda u: None, max_links=10)
+    pf = preflight(f"{C}/t/catalog.json", catalog([{"rel": "item", "href": "./i.json"}]), C, lambda u: None, 10)
+    assert pf.missing == [f"{C}/t/i.json"]
+
+
+def test_every_item_failing_is_invalid_naming_the_first():
+    docs = {f"{C}/t/b.json": {**item("b"), "geometry": None}, f"{C}/t/a.json": {**item("a"), "assets": {"x": {}}}}
+    root = catalog([{"rel": "item", "href": "./b.json"}, {"rel": "item", "href": "./a.json"}])
+    with pytest.raises(InvalidDrop, match="every one of the 2 items") as info:
+        preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=10)
+    assert info.value.where == f"{C}/t/a.json" and "asset-href-missing" in info.value.reason
+
+
+def test_the_same_item_id_twice_predicts_the_later_one_fails():
+    docs = {f"{C}/t/a/i.json": item("same"), f"{C}/t/b/i.json": item("same"), f"{C}/t/c.json": item("c")}
+    root = catalog([{"rel": "item", "href": "./a/i.json"}, {"rel": "item", "href": "./b/i.json"},
+                    {"rel": "item", "href": "./c.json"}])  # fmt: skip
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=10)
+    dup = [w for w in pf.item_warnings if w.rule == "duplicate-item-id"]
+    assert [(w.file, w.fails) for w in dup] == [(f"{C}/t/b/i.json", True)] and f"{C}/t/a/i.json" in dup[0].message
+    assert pf.failing_items == 1
+
+
+def test_foreign_collection_ids_are_notes_when_the_target_is_known():
     root = catalog([{"rel": "item", "href": "./i.json"}])
-    pf = preflight(f"{C}/t/catalog.json", root, C, lambda u: {"type": "Feature", "id": "i"}, max_links=10)
-    assert pf.item_count == 1
-    assert pf.warnings == [f"{C}/t/i.json: missing geometry, missing assets"]
+    pf = preflight(f"{C}/t/catalog.json", root, C, lambda u: {**item("i"), "collection": "theirs"}, 10,
+                   collection_id="ours")  # fmt: skip
+    (w,) = [w for w in pf.item_warnings if w.rule == "foreign-collection"]
+    assert not w.fails and pf.failing_items == 0 and "theirs" in w.message
+
+
+def _tree(n_children: int, n_items: int) -> tuple[dict, dict]:
+    docs = {}
+    for c in range(n_children):
+        docs[f"{C}/t/c{c}/catalog.json"] = catalog([{"rel": "item", "href": f"./i{i}.json"} for i in range(n_items)])
+        for i in range(n_items):
+            bad = {"geometry": None} if (c + i) % 5 == 0 else {}
+            docs[f"{C}/t/c{c}/i{i}.json"] = {**item(f"c{c}-i{i}"), **bad, "bbox": [c, i, c + 1, i + 1]}
+    root = catalog([{"rel": "child", "href": f"./c{c}/catalog.json"} for c in range(n_children)]
+                   + [{"rel": "item", "href": "./late.json"}])  # fmt: skip
+    return root, docs
+
+
+def test_concurrent_walk_reads_in_parallel_and_reports_the_same_as_one_at_a_time():
+    root, docs = _tree(6, 12)
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    def slow_read(url):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(random.random() / 500)  # completion order differs from the order asked for
+        with lock:
+            state["now"] -= 1
+        return docs.get(url)
+
+    one = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=1000, workers=1)
+    many = preflight(f"{C}/t/catalog.json", root, C, slow_read, max_links=1000, workers=8)
+    assert state["peak"] > 1  # reads overlapped
+    for attr in ("item_count", "failing_items", "links_checked", "missing", "warnings", "item_warnings",
+                 "asset_containers", "bboxes", "datetimes"):  # fmt: skip
+        assert getattr(many, attr) == getattr(one, attr), attr
+    assert many.missing == [f"{C}/t/late.json"] and many.item_count == 72 and many.failing_items == 15
+
+
+def test_an_error_stops_the_walk_without_reading_the_rest():
+    root = catalog([{"rel": "child", "href": f"./c{c}/catalog.json"} for c in range(300)])
+    reads = []
+
+    def read(url):
+        reads.append(url)
+        return {"type": "Feature"} if url.endswith("/c0/catalog.json") else catalog([])
+
+    with pytest.raises(InvalidDrop, match="is not a STAC catalog"):
+        preflight(f"{C}/t/catalog.json", root, C, read, max_links=1000, workers=4)
+    assert len(reads) <= 4 * 4 + 4  # the read-ahead window and the reads already running, not 300
+
+
+def test_reader_faults_surface_in_link_order():
+    root = catalog([{"rel": "item", "href": f"./{i}.json"} for i in range(20)])
+
+    def read(url):
+        time.sleep(random.random() / 500)
+        if url.endswith(("/3.json", "/11.json")):
+            raise TransientError(f"storage call to {url} failed")
+        return item("x")
+
+    for _ in range(3):
+        with pytest.raises(TransientError, match="/3.json"):
+            preflight(f"{C}/t/catalog.json", root, C, read, max_links=100, workers=8)
+
+
+def test_an_unreadable_item_is_a_predicted_failure_but_an_unreadable_child_is_invalid():
+    def read(url):
+        if url.endswith("/bad.json"):
+            raise InvalidDrop("not valid JSON at line 1 column 1", where=url)
+        if url.endswith("/deep.json"):
+            return json.loads("[" * 100_000 + "]" * 100_000)  # a reader that parses without load_json
+        return item(url.rsplit("/", 1)[1])
+
+    root = catalog([{"rel": "item", "href": f"./{n}.json"} for n in ("bad", "deep", "ok")])
+    pf = preflight(f"{C}/t/catalog.json", root, C, read, max_links=10)
+    assert (pf.item_count, pf.failing_items) == (3, 2)
+    assert [(w.file.rsplit("/", 1)[1], w.rule) for w in pf.item_warnings if w.fails] == [
+        ("bad.json", "item-unreadable"), ("deep.json", "item-unreadable")]  # fmt: skip
+    assert "nested deeper" in pf.item_warnings[1].message
+    with pytest.raises(InvalidDrop, match="not valid JSON") as info:
+        preflight(f"{C}/t/catalog.json", catalog([{"rel": "child", "href": "./bad.json"}]), C, read, max_links=10)
+    assert info.value.where == f"{C}/t/bad.json"
 
 
 def test_placeholder_collection_extent_comes_from_items():
@@ -101,13 +296,17 @@ def test_placeholder_collection_extent_comes_from_items():
         {"type": "Feature", "id": "i", "geometry": {}, "assets": ["a.tif"], "properties": "x", "bbox": ["a"]},
         {"type": "Feature", "id": "i", "geometry": {}, "assets": {"data": "a.tif"}, "properties": None},
         {"type": "Feature", "id": "i", "geometry": {}, "assets": {"data": {"href": 5}}},
+        {"type": "Feature", "id": ["i"], "bbox": [float("nan"), 0, 1, True]},
+        [1, 2],
+        "text",
     ],
 )
 def test_malformed_items_are_warnings_not_crashes(bad_item):
-    root = catalog([{"rel": "item", "href": "./i.json"}])
-    pf = preflight(f"{C}/t/catalog.json", root, C, lambda u: bad_item, max_links=10)
-    assert pf.item_count == 1 and pf.warnings
-    assert all(w.startswith(f"{C}/t/i.json: ") for w in pf.warnings)
+    docs = {f"{C}/t/i.json": bad_item, f"{C}/t/ok.json": item("ok")}
+    root = catalog([{"rel": "item", "href": "./i.json"}, {"rel": "item", "href": "./ok.json"}])
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=10)
+    assert pf.item_count == 2 and pf.failing_items == 1 and pf.bboxes == [[0, 0, 1, 1]]
+    assert {w.file for w in pf.item_warnings if w.fails} == {f"{C}/t/i.json"}
 
 
 @pytest.mark.parametrize("href", [5, None, ""])
@@ -117,3 +316,36 @@ def test_malformed_link_hrefs_are_invalid_with_the_place(href):
     with pytest.raises(InvalidDrop, match="no usable href") as info:
         preflight(f"{C}/t/catalog.json", root, C, lambda u: child, max_links=10)
     assert info.value.where == f"{C}/t/a/catalog.json"
+
+
+@pytest.mark.parametrize("child", [[1], {"type": "Catalog", "id": "x"}, {"type": "Catalog", "links": []}])
+def test_child_catalogs_that_cannot_be_walked_are_invalid_naming_them(child):
+    root = catalog([{"rel": "child", "href": "./a/catalog.json"}])
+    with pytest.raises(InvalidDrop) as info:
+        preflight(f"{C}/t/catalog.json", root, C, lambda u: child, max_links=10)
+    assert f"{C}/t/a/catalog.json" in (info.value.where or "") + info.value.reason
+
+
+def test_collection_json_that_is_not_an_object_is_invalid():
+    pf = preflight(f"{C}/t/catalog.json", catalog([{"rel": "item", "href": "./i.json"}]), C, lambda u: item("i"), 10)
+    with pytest.raises(InvalidDrop, match="collection.json beside the catalog is not a JSON object"):
+        collection_body("my-coll", pf, [1, 2])
+
+
+def test_placeholder_collection_tolerates_non_text_catalog_fields():
+    root = catalog([{"rel": "item", "href": "./i.json"}], description=5, title=["x"], license={})
+    pf = preflight(f"{C}/t/catalog.json", root, C, lambda u: item("i"), 10)
+    body = collection_body("my-coll", pf, None)
+    assert (body["title"], body["license"], body["msft:short_description"]) == ("cat-1", "other", "cat-1")
+
+
+def test_the_summary_shows_predicted_failures_before_notes():
+    docs = {f"{C}/t/c{c}/catalog.json": {"type": "Catalog", "id": f"c{c}", "links": [{"rel": "item", "href": "./i.json"}]}
+            for c in range(30)}  # fmt: skip
+    docs.update({f"{C}/t/c{c}/i.json": item(f"i{c}") for c in range(30)})
+    docs[f"{C}/t/c29/i.json"] = {**item("i29"), "geometry": None}
+    root = catalog([{"rel": "child", "href": f"./c{c}/catalog.json"} for c in range(30)])
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=100)
+    assert len(pf.warnings) == 20
+    assert pf.warnings[0].startswith("1 of 30 items predicted to fail (geometry-missing x1)")
+    assert "c29/i.json): geometry-missing [will fail]" in pf.warnings[1]
