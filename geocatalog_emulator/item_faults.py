@@ -7,13 +7,12 @@ ingests normally, so the next run picks it up.
 
 from __future__ import annotations
 
-import random
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import IngestionFailure
+from .faults import FaultRegistry
 from .models import new_id
 
 KIND = "item-failure"
@@ -77,32 +76,11 @@ def parse_item_fault(spec: dict[str, Any]) -> ItemFault:
     return ItemFault(new_id(), code, items, float(rate), times, collection, message)
 
 
-class ItemFaults:
-    """The active item-failure faults; thread-safe, seeded random for reproducible rates."""
+class ItemFaults(FaultRegistry[ItemFault]):
+    """The active item-failure faults."""
 
     def __init__(self, seed: int | None = None) -> None:
-        self._lock = threading.Lock()
-        self._faults: list[ItemFault] = []
-        self._random = random.Random(seed)
-
-    def add(self, spec: dict[str, Any]) -> ItemFault:
-        """Register a fault from its admin JSON; ValueError when invalid."""
-        fault = parse_item_fault(spec)
-        with self._lock:
-            if "seed" in spec:
-                self._random.seed(spec["seed"])
-            self._faults.append(fault)
-        return fault
-
-    def clear(self) -> None:
-        """Remove every item-failure fault."""
-        with self._lock:
-            self._faults.clear()
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        """The active item-failure faults as admin JSON."""
-        with self._lock:
-            return [fault.public() for fault in self._faults]
+        super().__init__(parse_item_fault, ItemFault.public, seed)
 
     def draw(self, collection_id: str, item_id: str) -> InjectedFailure | None:
         """The failure this item meets now (the first matching fault with failures left), or None."""
