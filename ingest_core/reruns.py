@@ -63,7 +63,8 @@ def final_counters(job: Job, counters: dict[str, int]) -> dict[str, int]:
 
 def _ending(job: Job, error: str, codes: list[str], counters: dict[str, int], why: str) -> str:
     """last_error of a job that ends without (another) re-run: the run's error, counts, codes and why."""
-    counts = f"{counters['failed_items']} of {counters['total_items']} item(s) failed"
+    failed, ok, total = counters["failed_items"], counters["successful_items"], counters["total_items"]
+    counts = f"{failed} of {total} item(s) failed" if failed else f"{ok} of {total} item(s) ingested"
     after = f" after {job.reruns} re-run(s) (runs {', '.join(job.run_ids)})" if job.reruns else ""
     named = ", ".join(codes) or "none"
     return f"{error or 'run failed'}; {counts}{after}; codes: {named}; no re-run: {why}"

@@ -209,3 +209,12 @@ def test_final_counters_count_items_a_rerun_skipped(rt):
     reconcile(rt)
     done = rt.ledger.get(job.job_id)
     assert (done.state, done.total_items, done.successful_items) == (JobState.SUCCEEDED, 3, 3)
+
+
+def test_a_wholly_failed_run_with_a_permanent_code_ends_failed_saying_none_was_ingested(rt):
+    rt, job = running(rt)
+    rt.geocatalog.finish(job.run_id, ok=0, status="Failed", code="IngestionResourceUriNotFound")
+    assert reconcile(rt).finished == {job.job_id: "FAILED"} and runs_made(rt) == 1
+    error = rt.ledger.get(job.job_id).last_error
+    assert error.startswith("IngestionResourceUriNotFound: ") and "0 of 3 item(s) ingested" in error
+    assert "codes: IngestionResourceUriNotFound; no re-run: not transient" in error
