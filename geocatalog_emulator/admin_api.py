@@ -6,6 +6,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from .errors import bad_request
+from .item_faults import KIND as ITEM_FAILURE
 from .models import render_ingestion, render_operation, render_run, render_source
 from .routing import Request, Response, Router
 
@@ -44,20 +45,29 @@ class AdminApi:
         return Response(204)
 
     def add_fault(self, request: Request) -> Response:
-        """POST /_emulator/faults → 201 with the stored fault (its id, remaining count)."""
+        """POST /_emulator/faults → 201 with the stored fault (its id, remaining count).
+
+        `{"kind": "item-failure", ...}` makes chosen items of runs fail instead of answering HTTP errors.
+        """
+        spec = request.json()
         try:
-            fault = self.app.faults.add(request.json())
+            if isinstance(spec, dict) and spec.get("kind") == ITEM_FAILURE:
+                return Response(201, self.app.item_faults.add(spec).public())
+            if isinstance(spec, dict) and spec.get("kind") not in (None, "http"):
+                raise ValueError(f'unknown fault kind {spec.get("kind")!r}: use "http" (default) or "{ITEM_FAILURE}"')
+            fault = self.app.faults.add(spec)
         except (TypeError, ValueError) as exc:
             raise bad_request(str(exc)) from None
         return Response(201, asdict(fault))
 
     def list_faults(self, request: Request) -> Response:
-        """GET /_emulator/faults → {"faults": [...]}."""
-        return Response(200, {"faults": self.app.faults.snapshot()})
+        """GET /_emulator/faults → {"faults": [...], "itemFaults": [...]}."""
+        return Response(200, {"faults": self.app.faults.snapshot(), "itemFaults": self.app.item_faults.snapshot()})
 
     def clear_faults(self, request: Request) -> Response:
-        """DELETE /_emulator/faults → remove every fault."""
+        """DELETE /_emulator/faults → remove every fault, of both kinds."""
         self.app.faults.clear()
+        self.app.item_faults.clear()
         return Response(204)
 
     def state(self, request: Request) -> Response:

@@ -11,6 +11,7 @@ from .config import API_VERSIONS, Settings
 from .errors import ApiError
 from .faults import Faults, RequestCounts
 from .ingest import RunWorker
+from .item_faults import ItemFaults
 from .operations import Operations
 from .routing import Request, Response, Router
 from .store import Store
@@ -41,7 +42,8 @@ class Emulator:
             if self.settings.asset_connection_string
             else None
         )
-        self.runs = RunWorker(self.store, self.ops, self.settings, self.assets)
+        self.item_faults = ItemFaults()
+        self.runs = RunWorker(self.store, self.ops, self.settings, self.assets, self.item_faults)
         self.faults = Faults()
         self.counts = RequestCounts()
         self.router = Router()
@@ -64,6 +66,7 @@ class Emulator:
         self.store.reset()
         self.counts.reset()
         self.faults.clear()
+        self.item_faults.clear()
 
     def handle(self, request: Request) -> Response:
         """Answer one request; never raises."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .errors import ApiError
 from .models import new_id
 
+F = TypeVar("F")
 FAULT_CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable"}
 
 
@@ -53,17 +55,20 @@ def parse_fault(spec: Any) -> Fault:
     return Fault(new_id(), spec["route"], status, rate, count, retry_after, max(latency, 0))
 
 
-class Faults:
-    """The active faults; thread-safe, seeded random for reproducible rates."""
+class FaultRegistry(Generic[F]):
+    """The active faults of one kind; thread-safe, seeded random for reproducible rates."""
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(
+        self, parse: Callable[[Any], F], render: Callable[[F], dict[str, Any]], seed: int | None = None
+    ) -> None:
+        self._parse, self._render = parse, render
         self._lock = threading.Lock()
-        self._faults: list[Fault] = []
+        self._faults: list[F] = []
         self._random = random.Random(seed)
 
-    def add(self, spec: Any) -> Fault:
+    def add(self, spec: Any) -> F:
         """Register a fault from its admin JSON; ValueError when invalid."""
-        fault = parse_fault(spec)
+        fault = self._parse(spec)
         with self._lock:
             if "seed" in spec:
                 self._random.seed(spec["seed"])
@@ -78,7 +83,14 @@ class Faults:
     def snapshot(self) -> list[dict[str, Any]]:
         """The active faults as admin JSON."""
         with self._lock:
-            return [asdict(fault) for fault in self._faults]
+            return [self._render(fault) for fault in self._faults]
+
+
+class Faults(FaultRegistry[Fault]):
+    """The active HTTP faults (status, latency) by route."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(parse_fault, asdict, seed)
 
     def draw(self, route_key: str) -> tuple[int, ApiError | None]:
         """Roll every matching fault once: (latency to add in ms, error to answer or None)."""

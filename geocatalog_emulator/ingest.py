@@ -13,6 +13,7 @@ from .config import Settings
 from .errors import Codes, IngestionFailure
 from .fetch import Fetcher
 from .geoparquet import read_items
+from .item_faults import ItemFaults, run_failure
 from .items import ItemWriter
 from .models import COUNTERS
 from .operations import Operations
@@ -56,11 +57,19 @@ def walk(fetcher: Fetcher, root_url: str, root: dict[str, Any]) -> tuple[list[st
 class RunWorker:
     """Starts each run in its own thread, at most `max_concurrent_runs` at a time (the rest stay Pending)."""
 
-    def __init__(self, store: Store, ops: Operations, settings: Settings, assets: AssetStore | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ops: Operations,
+        settings: Settings,
+        assets: AssetStore | None,
+        item_faults: ItemFaults | None = None,
+    ) -> None:
         self.store = store
         self.ops = ops
         self.settings = settings
         self.assets = assets
+        self.item_faults = item_faults or ItemFaults()
         self._slots = threading.Condition()
         self._active = 0
 
@@ -110,7 +119,8 @@ class RunWorker:
         try:
             writer = ItemWriter(self.store, fetcher, self.assets, self.settings)
             if run.get("importType") == "StacGeoparquet":
-                self._ingest_items(run, writer, read_items(fetcher.get(run["stacGeoparquetUrl"]).content), 0)
+                rows = read_items(fetcher.get(run["stacGeoparquetUrl"]).content)
+                failures = self._ingest_items(run, writer, rows, 0)
             else:
                 url = run["sourceCatalogUrl"]
                 fetcher.check_listing(url)
@@ -120,16 +130,18 @@ class RunWorker:
                         Codes.INVALID_CATALOG, f"'{redact(url)}' is not a STAC Catalog or Collection"
                     )
                 items, broken = walk(fetcher, url, root)
-                self._ingest_items(run, writer, items, len(broken))
+                failures = self._ingest_items(run, writer, items, len(broken))
         finally:
             fetcher.close()
         op = self.ops.get(op_id) or {}
         failed = (op.get("counters") or {}).get("totalFailedItems", 0)
         if failed and op.get("status") == "Running" and self.settings.partial_failure_status == "Failed":
-            total = op["counters"]["totalItems"]
-            raise IngestionFailure(Codes.BATCH_ERRORS, f"{failed} of {total} items failed to ingest")
+            raise run_failure(failures, failed, op["counters"]["totalItems"], Codes.BATCH_ERRORS)
 
-    def _ingest_items(self, run: dict[str, Any], writer: ItemWriter, items: list[Any], broken: int) -> None:
+    def _ingest_items(
+        self, run: dict[str, Any], writer: ItemWriter, items: list[Any], broken: int
+    ) -> list[IngestionFailure]:
+        """Ingest every entry, counting as it goes; the items' failures."""
         op_id = run["operationId"]
         # A child catalog that cannot be read counts as one failed entry, so the counters show it.
         counts = {
@@ -139,20 +151,28 @@ class RunWorker:
             "totalFailedItems": broken,
         }
         self.ops.set_counters(op_id, **counts)
-        skipped = 0
+        skipped, failures = 0, []
         for entry in items:
             if self.ops.sleep(self.settings.item_delay) or not self.ops.is_active(op_id):
-                return  # canceled, reset or shutting down
+                return failures  # canceled, reset or shutting down
             outcome = self._ingest_one(run, writer, entry)
             skipped += outcome == "skipped"
+            if isinstance(outcome, IngestionFailure):
+                failures.append(outcome)
             counts["totalPendingItems"] -= 1
-            counts["totalFailedItems" if outcome == "failed" else "totalSuccessfulItems"] += 1
+            counts["totalFailedItems" if isinstance(outcome, IngestionFailure) else "totalSuccessfulItems"] += 1
             self.ops.set_counters(op_id, **counts)
         # Skipped items count as successful on the wire; the admin state says how many were skipped.
         self.store.update("run", run["id"], {"skippedItems": skipped, "failedLinks": broken})
+        return failures
 
-    def _ingest_one(self, run: dict[str, Any], writer: ItemWriter, entry: str | dict[str, Any]) -> str:
-        """One item: a URL to fetch (StaticCatalog) or a row already read (StacGeoparquet, absolute hrefs)."""
+    def _ingest_one(
+        self, run: dict[str, Any], writer: ItemWriter, entry: str | dict[str, Any]
+    ) -> str | IngestionFailure:
+        """One item: a URL to fetch (StaticCatalog) or a row already read (StacGeoparquet, absolute hrefs).
+
+        "ingested", "skipped" (skipExistingItems), or the item's failure.
+        """
         collection_id = run["collectionId"]
         item_url = entry if isinstance(entry, str) else None
         try:
@@ -164,9 +184,14 @@ class RunWorker:
                 and self.store.get_item(collection_id, item["id"]) is not None
             ):
                 return "skipped"
+            injected = (
+                self.item_faults.draw(collection_id, item["id"]) if isinstance(item, dict) and item.get("id") else None
+            )
+            if injected is not None:
+                raise injected
             writer.write(item, collection_id, item_url, bool(run.get("keepOriginalAssets")))
             return "ingested"
         except IngestionFailure as failure:
             where = redact(item_url) if item_url else f"row {entry.get('id')}"
             log.info("run %s: item %s failed: %s %s", run["id"], where, failure.code, failure.message)
-            return "failed"
+            return failure

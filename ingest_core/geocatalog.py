@@ -17,14 +17,15 @@ from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 import requests
 
 from ingest_core.errors import ServiceError, TransientError
+from ingest_core.run_errors import retryable_codes
 
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # Answers that say the request was not processed: safe to resend even a POST that creates something.
 NOT_PROCESSED_STATUS = frozenset({408, 429, 503})
-# Failed-operation codes that may pass on their own (geocatalog-api.md §6).
-TRANSIENT_OPERATION_CODES = frozenset({"InternalError", "InternalIntermitentError", "IngestionResourceTimeout"})
+# Failed-operation codes that may pass on their own: the one table of the service's codes says which.
+TRANSIENT_OPERATION_CODES = retryable_codes()
 TERMINAL_OPERATION = frozenset({"succeeded", "failed", "canceled"})
 
 

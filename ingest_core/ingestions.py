@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ingest_core.errors import ServiceError
 from ingest_core.events import parse_blob_url
@@ -103,10 +103,13 @@ def create_run(rt: Runtime, job: Job) -> dict:
 
 def adopt_run(rt: Runtime, job: Job, history: list[Job]) -> dict | None:
     """A run that an earlier attempt created but died before recording (no second run)."""
-    requested = parse_time(job.run_requested_at)
+    return find_unrecorded_run(rt, job, parse_time(job.run_requested_at), {j.run_id for j in history if j.run_id})
+
+
+def find_unrecorded_run(rt: Runtime, job: Job, requested: datetime | None, taken: set[str]) -> dict | None:
+    """A run of the job's definition created since `requested` that no job has recorded (`taken`), or None."""
     if requested is None or not job.ingestion_id:
         return None
-    taken = {j.run_id for j in history if j.run_id}
     for run in rt.geocatalog.list_runs(job.collection_id, job.ingestion_id):
         created = parse_time(run.get("creationTime"))
         if run["id"] not in taken and created and created >= requested - RUN_ADOPTION_SKEW:

@@ -52,6 +52,12 @@ class Job:
     ingestion_options: str = ""  # the definition's options when we last set them (skip a PATCH when equal)
     run_id: str = ""
     run_requested_at: datetime | None = None
+    # Failed-items-only re-runs (issue 9): every run of the job once it has re-runs, oldest first; how many
+    # re-runs were asked for; the re-run asked for but not recorded yet (its intent); the service's parentRunId.
+    run_ids: list[str] = field(default_factory=list)
+    reruns: int = 0
+    rerun_requested_at: datetime | None = None
+    parent_run_id: str = ""
     slot: str = ""  # the run slot this job holds (the concurrent-run cap)
     content_digest: str = ""  # hash of the catalog tree read at preflight
     replay: str = ""  # set by an operator's forced replay: a new job for an already-seen upload
@@ -158,10 +164,12 @@ def _as_list(value: Any, sep: str) -> list[str]:
     return [v for v in text.split(sep) if v]
 
 
-_LIST_FIELDS = frozenset({"source_ids", "container_urls", "warnings"})
-_TIME_FIELDS = frozenset({"run_requested_at", "lease_until", "next_attempt_at", "created_at", "updated_at"})
+_LIST_FIELDS = frozenset({"source_ids", "container_urls", "warnings", "run_ids"})
+_TIME_FIELDS = frozenset(
+    {"run_requested_at", "rerun_requested_at", "lease_until", "next_attempt_at", "created_at", "updated_at"}
+)
 _INT_FIELDS = frozenset(
-    {"total_items", "successful_items", "failed_items", "pending_items", "predicted_failures", "attempts"}
+    {"total_items", "successful_items", "failed_items", "pending_items", "predicted_failures", "attempts", "reruns"}
 )
 # What callers may change with Ledger.update: everything but the identity and the state (transition does that).
 WRITABLE = frozenset(f.name for f in fields(Job)) - {"job_id", "blob_url", "etag", "state", "row_etag", "created_at"}

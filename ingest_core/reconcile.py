@@ -11,6 +11,7 @@ from typing import Any
 from ingest_core.completion import retry_unpublished
 from ingest_core.errors import IngestError, ServiceError, StaleJob, TransientError
 from ingest_core.job import Job, now_utc
+from ingest_core.reruns import final_counters, rerun_or_end
 from ingest_core.runtime import Runtime
 from ingest_core.states import JobState
 
@@ -72,7 +73,12 @@ def follow_run(rt: Runtime, job: Job) -> Job:
         if all(getattr(job, k) == v for k, v in counters.items()):
             return job  # nothing new: no write
         return rt.ledger.update(job, **counters)
-    return rt.ledger.transition(job, state, last_error=error, **counters)
+    if state != JobState.SUCCEEDED:  # failed items: a failed-items-only re-run when the codes are transient
+        after = rerun_or_end(rt, job, run, error, counters)
+        if after.job is not None:
+            return after.job
+        error = after.last_error
+    return rt.ledger.transition(job, state, last_error=error, **final_counters(job, counters))
 
 
 def _due_first(job: Job) -> tuple:

@@ -36,6 +36,7 @@ ENV_NAMES: dict[str, str] = {
     "stale_source_ttl_hours": "STALE_SOURCE_TTL_HOURS",
     "source_trust_seconds": "SOURCE_TRUST_SECONDS",
     "max_concurrent_runs": "MAX_CONCURRENT_RUNS",
+    "max_reruns": "MAX_RERUNS",
     "catalog_max_bytes": "CATALOG_MAX_BYTES",
     "preflight_max_links": "PREFLIGHT_MAX_LINKS",
     "claim_lease_seconds": "CLAIM_LEASE_SECONDS",
@@ -99,6 +100,8 @@ class Settings(BaseModel):
     # A source this process created or confirmed is used without another GET for this long.
     source_trust_seconds: float = Field(default=300.0, ge=0)
     max_concurrent_runs: int = Field(default=5, ge=1, le=100)
+    # Failed-items-only re-runs a job may get when its run's error codes are transient (0: none).
+    max_reruns: int = Field(default=2, ge=0, le=10)
     catalog_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     # A safety bound, well above the 10,000 items one ingestion takes: larger catalogs are split, not refused.
     preflight_max_links: int = Field(default=200_000, ge=1)

@@ -83,16 +83,20 @@ class Sources:
         with self._guard:
             return self._locks.setdefault(container_url, threading.Lock())
 
-    def ensure(self, container_url: str) -> str:
-        """The id of a usable source for the container: trusted, reused, refreshed by PUT, or created."""
+    def ensure(self, container_url: str, renew: bool = False) -> str:
+        """The id of a usable source for the container: trusted, reused, refreshed by PUT, or created.
+
+        `renew`: confirm it on the service and PUT a new SAS whatever its expiry says (a run failed on
+        authentication: the token may be revoked, e.g. by an account-key rotation, long before it expires).
+        """
         container_url = container_url.rstrip("/")
         with self._lock(container_url):  # concurrent first drops for one container share one creation
             cached = self._cache.get(container_url)
-            if cached and self._clock() - cached.confirmed < self._s.source_trust_seconds:
+            if cached and not renew and self._clock() - cached.confirmed < self._s.source_trust_seconds:
                 info, confirmed = cached.info, False
             else:
                 info, confirmed = (self._known(container_url) or self._create(container_url)), True
-            if self._needs_refresh(info):
+            if self._needs_refresh(info) or (renew and self._has_sas(info)):
                 replaced = self._gc.replace_source(info.source_id, self._body(container_url, info.source_id))
                 log.info("ingestion source %s SAS refreshed in place for %s", info.source_id, container_url)
                 info, confirmed = _info({**replaced, "id": replaced.get("id") or info.source_id}), True
@@ -219,8 +223,11 @@ class Sources:
             body["id"] = source_id
         return body
 
+    def _has_sas(self, info: SourceInfo) -> bool:
+        return info.kind == SourceKind.SAS_TOKEN.value and self._s.source_kind == SourceKind.SAS_TOKEN
+
     def _needs_refresh(self, info: SourceInfo) -> bool:
-        if info.kind != SourceKind.SAS_TOKEN.value or self._s.source_kind != SourceKind.SAS_TOKEN:
+        if not self._has_sas(info):
             return False
         margin = timedelta(hours=self._s.sas_refresh_margin_hours)
         return info.expiration is None or info.expiration - now_utc() < margin

@@ -171,7 +171,9 @@ class MemoryGeoCatalog:
         if ingestion_id not in self.ingestions:
             raise ServiceError(404, "ResourceNotFound", f"ingestion {ingestion_id} not found")
         rid = str(uuid.uuid4())
+        skip = bool(self.ingestions[ingestion_id].get("skipExistingItems"))  # the run snapshots the definition
         self.runs[rid] = {"id": rid, "ingestion": ingestion_id, "creationTime": now_utc().isoformat(),
+                          "skipExistingItems": skip,
                           "operation": {"status": "Pending", "totalItems": 0, "totalPendingItems": 0,
                                         "totalSuccessfulItems": 0, "totalFailedItems": 0}}  # fmt: skip
         return dict(self.runs[rid])
@@ -186,10 +188,12 @@ class MemoryGeoCatalog:
         self._call("list_runs")
         return [dict(r) for r in self.runs.values() if r["ingestion"] == ingestion_id]
 
-    def finish(self, run_id: str, ok: int, failed: int = 0, status: str = "Succeeded") -> None:
-        """Make a run end (what the service does on its own)."""
+    def finish(self, run_id: str, ok: int, failed: int = 0, status: str = "Succeeded", code: str = "") -> None:
+        """Make a run end (what the service does on its own), with `code` in its last history entry."""
         op = self.runs[run_id]["operation"]
         op.update(status=status, totalItems=ok + failed, totalSuccessfulItems=ok, totalFailedItems=failed)
+        last = {"status": status, **({"errorCode": code, "errorMessage": f"{failed} item(s) failed"} if code else {})}
+        op["statusHistory"] = [{"status": "Pending"}, {"status": "Running"}, last]
 
 
 class Reports:
