@@ -251,3 +251,13 @@ def drop_of(rt: Runtime, url: str, sequencer: str = "") -> Drop:
     account, container, path = parse_blob_url(url)
     return Drop(account=account, container=container, path=path, url=url,
                 etag=rt.storage.blob_etag(url), sequencer=sequencer, api="PutBlob")  # fmt: skip
+
+
+def done_then_lost(real: Any, error: BaseException) -> Any:
+    """`real`, which takes effect on the service, then `error` as if its reply (or the process) was lost."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        real(*args, **kwargs)
+        raise error
+
+    return call

@@ -16,7 +16,7 @@ from ingest_core.job import now_utc
 from ingest_core.pipeline import advance, handle_drop
 from ingest_core.reconcile import reconcile
 from ingest_core.states import JobState
-from tests.unit.memory_twin import ACCOUNT, drop_of, memory_runtime, put_catalog
+from tests.unit.memory_twin import ACCOUNT, done_then_lost, drop_of, memory_runtime, put_catalog
 
 
 @pytest.fixture
@@ -171,11 +171,7 @@ def test_a_run_created_by_an_attempt_that_died_is_adopted_not_duplicated(rt, mon
     url = put_catalog(rt, "a", catalog_id="coll")
     real = rt.geocatalog.create_run
 
-    def lost_reply(collection_id, ingestion_id):
-        real(collection_id, ingestion_id)  # the service made it...
-        raise TransientError("reply lost")  # ...and the reply never came
-
-    monkeypatch.setattr(rt.geocatalog, "create_run", lost_reply)
+    monkeypatch.setattr(rt.geocatalog, "create_run", done_then_lost(real, TransientError("reply lost")))
     with pytest.raises(TransientError):
         handle_drop(rt, drop_of(rt, url))
     monkeypatch.setattr(rt.geocatalog, "create_run", real)
@@ -190,11 +186,7 @@ def test_a_crash_after_the_ingestion_post_adopts_it_on_the_retry(rt, monkeypatch
     url = put_catalog(rt, "a", catalog_id="coll")
     real = rt.geocatalog.create_ingestion
 
-    def lost_reply(collection_id, body):
-        real(collection_id, body)
-        raise TransientError("reply lost")
-
-    monkeypatch.setattr(rt.geocatalog, "create_ingestion", lost_reply)
+    monkeypatch.setattr(rt.geocatalog, "create_ingestion", done_then_lost(real, TransientError("reply lost")))
     with pytest.raises(TransientError):
         handle_drop(rt, drop_of(rt, url))
     monkeypatch.setattr(rt.geocatalog, "create_ingestion", real)
@@ -207,11 +199,7 @@ def test_a_crash_after_the_source_post_keeps_the_source_owned(rt, monkeypatch):
     url = put_catalog(rt, "a", catalog_id="coll")
     real = rt.geocatalog.create_source
 
-    def lost_reply(body):
-        real(body)
-        raise TransientError("reply lost")
-
-    monkeypatch.setattr(rt.geocatalog, "create_source", lost_reply)
+    monkeypatch.setattr(rt.geocatalog, "create_source", done_then_lost(real, TransientError("reply lost")))
     with pytest.raises(TransientError):
         handle_drop(rt, drop_of(rt, url))
     monkeypatch.setattr(rt.geocatalog, "create_source", real)

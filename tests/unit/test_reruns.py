@@ -14,7 +14,7 @@ from ingest_core.job import now_utc
 from ingest_core.pipeline import handle_drop
 from ingest_core.reconcile import follow_run, reconcile
 from ingest_core.states import JobState
-from tests.unit.memory_twin import drop_of, memory_runtime, put_catalog
+from tests.unit.memory_twin import done_then_lost, drop_of, memory_runtime, put_catalog
 
 
 @pytest.fixture
@@ -164,11 +164,7 @@ def test_a_pass_that_died_holding_the_intent_is_waited_for_then_taken_over(rt, m
     monkeypatch.setattr(rt.ledger, "release", lambda job: None)  # a hard kill: nothing runs after the POST
     real = rt.geocatalog.create_run
 
-    def die(collection_id, ingestion_id):
-        real(collection_id, ingestion_id)
-        raise SystemExit("killed")
-
-    monkeypatch.setattr(rt.geocatalog, "create_run", die)
+    monkeypatch.setattr(rt.geocatalog, "create_run", done_then_lost(real, SystemExit("killed")))
     with pytest.raises(SystemExit):
         follow_run(rt, rt.ledger.get(job.job_id))
     monkeypatch.setattr(rt.geocatalog, "create_run", real)
