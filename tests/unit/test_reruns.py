@@ -142,11 +142,7 @@ def test_a_crash_after_the_rerun_post_adopts_that_run_instead_of_making_another(
     rt.geocatalog.finish(job.run_id, ok=2, failed=1, status="Failed", code="InternalError")
     real = rt.geocatalog.create_run
 
-    def lost_reply(collection_id, ingestion_id):
-        real(collection_id, ingestion_id)
-        raise ConnectionResetError("reply lost")
-
-    monkeypatch.setattr(rt.geocatalog, "create_run", lost_reply)
+    monkeypatch.setattr(rt.geocatalog, "create_run", done_then_lost(real, ConnectionResetError("reply lost")))
     assert job.job_id in reconcile(rt).errors
     staged = rt.ledger.get(job.job_id)
     assert staged.rerun_requested_at and staged.reruns == 1 and staged.lease_until is None  # intent, lease given back
