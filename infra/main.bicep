@@ -142,6 +142,9 @@ param completionEventTypePrefix string = 'CatalogIngest'
 @description('Phase 2: create the event subscriptions. Needs the code deployed (the blobs_extension key); the postdeploy hook sets it after the first deploy.')
 param deployEventSubscription bool = false
 
+@description('Routing rules take stac-geoparquet drops (stacGeoparquet): deliver `.parquet` uploads too (STAC_GEOPARQUET_DROPS).')
+param stacGeoparquetDrops bool = false
+
 @minValue(1)
 @maxValue(30)
 param eventMaxDeliveryAttempts int = 30
@@ -492,6 +495,7 @@ var eventSubscriptionParameters = {
   functionAppHostName: functionApp.outputs.defaultHostName
   catalogContainer: catalogContainer
   catalogSuffix: catalogSuffix
+  acceptGeoparquet: stacGeoparquetDrops
   additionalWatchedContainers: additionalWatchedContainers
   deadLetterAccountId: appStorage.outputs.id
   deadLetterContainerName: deadLetterContainerName
@@ -508,6 +512,7 @@ module eventSubscriptions 'modules/event-subscriptions.bicep' = if (deployEventS
     functionAppHostName: eventSubscriptionParameters.functionAppHostName
     catalogContainer: eventSubscriptionParameters.catalogContainer
     catalogSuffix: eventSubscriptionParameters.catalogSuffix
+    acceptGeoparquet: eventSubscriptionParameters.acceptGeoparquet
     additionalWatchedContainers: eventSubscriptionParameters.additionalWatchedContainers
     deadLetterAccountId: eventSubscriptionParameters.deadLetterAccountId
     deadLetterContainerName: eventSubscriptionParameters.deadLetterContainerName

@@ -79,25 +79,28 @@ def connection_for(name: str, env: Mapping[str, str]) -> str:
 def build_routes(registry: Registry, env: Mapping[str, str]) -> tuple[list[Route], dict[str, BlobServiceClient]]:
     """One route per blob trigger, plus Event Grid routes for the routing rules' other containers."""
     settings = load_settings(env)
-    suffix = settings.catalog_suffix
+    # As infra/ deploys them: one subscription per suffix, `.parquet` too when a rule takes stac-geoparquet.
+    suffixes = [settings.catalog_suffix] + [".parquet"] * any(r.stac_geoparquet for r in settings.rules_or_default())
     routes: list[Route] = []
     services: dict[str, BlobServiceClient] = {}  # container -> client used to list it
     for target in registry.blobs:
         service = BlobServiceClient.from_connection_string(connection_for(target.connection, env))
         services[target.container] = service
-        sub = Subscription(target.container, target.prefix, suffix, target.name)
-        routes.append(Route(sub, lambda ev, t=target, s=service: call_blob_trigger(t, s, ev)))
+        for suffix in suffixes:
+            sub = Subscription(target.container, target.prefix, suffix, target.name)
+            routes.append(Route(sub, lambda ev, t=target, s=service: call_blob_trigger(t, s, ev)))
     # Containers that only routing rules name reach the app as Event Grid events (another topic).
     catalog_service = BlobServiceClient.from_connection_string(settings.catalog_connection)
     for container in sorted({r.container for r in settings.rules_or_default()} - set(services)):
         for target in registry.event_grid:
             services[container] = catalog_service
-            routes.append(
-                Route(
-                    Subscription(container, "", suffix, target.name),
-                    lambda ev, t=target: call_event_grid_trigger(t, ev) is None,
+            for suffix in suffixes:
+                routes.append(
+                    Route(
+                        Subscription(container, "", suffix, target.name),
+                        lambda ev, t=target: call_event_grid_trigger(t, ev) is None,
+                    )
                 )
-            )
     return routes, services
 
 

@@ -15,6 +15,9 @@ param functionAppId string
 param functionAppHostName string
 @description('The blob trigger\'s container (CATALOG_CONTAINER).')
 param catalogContainer string
+@description('Deliver `.parquet` uploads too (routing rules with stacGeoparquet): one more subscription per container.')
+param acceptGeoparquet bool = false
+
 @description('File name suffix that marks a catalog root (CATALOG_SUFFIX).')
 param catalogSuffix string
 @description('Other containers on the same account whose catalogs go to the Event Grid trigger.')
@@ -117,6 +120,54 @@ resource eventTriggerSubscriptions 'Microsoft.EventGrid/systemTopics/eventSubscr
       ]
       subjectBeginsWith: '/blobServices/default/containers/${c}/'
       subjectEndsWith: catalogSuffix
+      isSubjectCaseSensitive: true
+      advancedFilters: uploadApiFilter
+    }
+    retryPolicy: retryPolicy
+    deadLetterWithResourceIdentity: deadLetter
+  }
+}]
+
+// stac-geoparquet drops: the same destinations, filtered on the `.parquet` suffix (a subscription has one suffix).
+resource geoparquetBlobSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = if (acceptGeoparquet) {
+  parent: systemTopic
+  name: take('${blobSubscriptionName}-parquet', 64)
+  properties: {
+    destination: blobTriggerSubscription.properties.destination
+    eventDeliverySchema: 'EventGridSchema'
+    filter: {
+      includedEventTypes: [
+        contract.eventFilter.eventType
+      ]
+      subjectBeginsWith: '/blobServices/default/containers/${catalogContainer}/'
+      subjectEndsWith: '.parquet'
+      isSubjectCaseSensitive: true
+      advancedFilters: uploadApiFilter
+    }
+    retryPolicy: retryPolicy
+    deadLetterWithResourceIdentity: deadLetter
+  }
+}
+
+resource geoparquetEventSubscriptions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = [for c in (acceptGeoparquet ? additionalWatchedContainers : []): {
+  parent: systemTopic
+  name: take('${eventSubscriptionPrefix}-pq-${uniqueString(functionAppId, c)}-${c}', 64)
+  properties: {
+    destination: {
+      endpointType: 'AzureFunction'
+      properties: {
+        resourceId: '${functionAppId}/functions/${contract.functions.eventGridTrigger}'
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    eventDeliverySchema: 'EventGridSchema'
+    filter: {
+      includedEventTypes: [
+        contract.eventFilter.eventType
+      ]
+      subjectBeginsWith: '/blobServices/default/containers/${c}/'
+      subjectEndsWith: '.parquet'
       isSubjectCaseSensitive: true
       advancedFilters: uploadApiFilter
     }

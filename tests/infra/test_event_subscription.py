@@ -45,7 +45,30 @@ def test_contract_filter_is_the_codes_filter(contract: dict[str, Any]) -> None:
 
 
 def test_only_the_expected_subscriptions(subs: Template) -> None:
-    assert set(subs.resources_of_type(SUBSCRIPTION_TYPE)) == {"blobTriggerSubscription", "eventTriggerSubscriptions"}
+    assert set(subs.resources_of_type(SUBSCRIPTION_TYPE)) == {
+        "blobTriggerSubscription", "eventTriggerSubscriptions",
+        "geoparquetBlobSubscription", "geoparquetEventSubscriptions",
+    }  # fmt: skip
+
+
+def test_parquet_subscriptions_exist_only_for_geoparquet_drops_and_differ_only_in_the_suffix(subs: Template) -> None:
+    assert subs.resources["geoparquetBlobSubscription"]["config"]["condition"] == "acceptGeoparquet"
+    loop = subs.resources["geoparquetEventSubscriptions"]["config"]["loop_type"]["detail"]["array_name"]["operator"]
+    assert loop["operands"] == {"condition": "acceptGeoparquet", "true_value": "additionalWatchedContainers",
+                                "false_value": []}  # fmt: skip
+    assert subs.param_default("acceptGeoparquet") is False
+    for parquet, catalog in (("geoparquetBlobSubscription", "blobTriggerSubscription"),
+                             ("geoparquetEventSubscriptions", "eventTriggerSubscriptions")):  # fmt: skip
+        pq, cat = _properties(subs, parquet), _properties(subs, catalog)
+        assert pq["filter"]["subjectEndsWith"] == ".parquet"
+        assert {k: v for k, v in pq["filter"].items() if k != "subjectEndsWith"} == {
+            k: v for k, v in cat["filter"].items() if k != "subjectEndsWith"
+        }
+        assert pq["retryPolicy"] == cat["retryPolicy"] and pq["deadLetterWithResourceIdentity"] == cat[
+            "deadLetterWithResourceIdentity"]  # fmt: skip
+    assert str(_properties(subs, "geoparquetBlobSubscription")["destination"]) == (
+        "Opaque(text='blobTriggerSubscription.properties.destination')"  # the same blob-extension webhook
+    )
 
 
 def test_blob_trigger_webhook(subs: Template, blob_trigger: tuple[str, dict]) -> None:

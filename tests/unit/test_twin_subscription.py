@@ -37,3 +37,25 @@ def test_filter_matches_the_deployed_subscription() -> None:
 def test_sequencers_increase() -> None:
     first, second = new_sequencer(), new_sequencer()
     assert len(first) == 32 and first <= second
+
+
+def test_the_host_loop_subscribes_to_parquet_uploads_only_when_a_rule_takes_geoparquet():
+    import json
+
+    from local_twin.functions import BlobTarget, EventGridTarget, Registry
+    from local_twin.hostloop import build_routes
+
+    conn = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net"
+    env = {"GEOCATALOG_ENDPOINT": "https://geo.example", "CATALOG_STORAGE_CONNECTION": conn,
+           "LEDGER_STORAGE_CONNECTION": conn, "CatalogStorage": conn}  # fmt: skip
+    reg = Registry((BlobTarget("on_catalog_blob", "catalogs", "", "CatalogStorage", print),),
+                   (EventGridTarget("on_blob_event", print),), ())  # fmt: skip
+    plain, _ = build_routes(
+        reg, {**env, "ROUTING_RULES": json.dumps([{"container": "catalogs"}, {"container": "more"}])}
+    )
+    assert sorted((r.subscription.container, r.subscription.subject_ends_with) for r in plain) == [
+        ("catalogs", "catalog.json"), ("more", "catalog.json")]  # fmt: skip
+    rules = [{"container": "catalogs", "stacGeoparquet": True}, {"container": "more"}]
+    both, _ = build_routes(reg, {**env, "ROUTING_RULES": json.dumps(rules)})
+    assert sorted((r.subscription.container, r.subscription.subject_ends_with) for r in both) == [
+        ("catalogs", ".parquet"), ("catalogs", "catalog.json"), ("more", ".parquet"), ("more", "catalog.json")]  # fmt: skip
