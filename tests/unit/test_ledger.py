@@ -60,17 +60,38 @@ def test_concurrent_claims_of_one_upload_give_exactly_one_owner(ledger):
     assert results.count(True) == 1 and len(ledger.open_jobs()) == 1
 
 
-def test_a_write_from_a_stale_copy_raises_and_changes_nothing(ledger):
+# Every way the ledger writes a job row; each must carry the ETag of the copy it was given.
+STALE_WRITES = {
+    "update": lambda ledger, job: ledger.update(job, collection_id="stale"),
+    "transition": lambda ledger, job: ledger.transition(job, JobState.QUEUED, collection_id="stale"),
+    "transition to an end": lambda ledger, job: ledger.transition(job, JobState.INVALID, collection_id="stale"),
+    "take_slot": lambda ledger, job: ledger.take_slot(job, 2, collection_id="stale"),
+}
+
+
+@pytest.mark.parametrize("write", STALE_WRITES.values(), ids=list(STALE_WRITES))
+def test_a_write_from_a_stale_copy_raises_and_changes_nothing(ledger, write):
     job = ledger.claim(drop(), lease_seconds=60).job
     stale = ledger.get(job.job_id)
     ledger.update(job, collection_id="fresh")
     with pytest.raises(StaleJob):
-        ledger.update(stale, collection_id="stale")
-    with pytest.raises(StaleJob):
-        ledger.transition(stale, JobState.INVALID, last_error="from a stale copy")
+        write(ledger, stale)
     current = ledger.get(job.job_id)
-    assert current.collection_id == "fresh" and current.state == JobState.RECEIVED
-    assert ledger.store.get(blob_partition(URL), job.job_id) is None  # the stale terminal write left no trace
+    assert current.collection_id == "fresh" and current.state == JobState.RECEIVED and not current.slot
+    assert ledger.runs_in_flight(2) == 0  # no slot taken for the stale copy
+    assert ledger.store.get(blob_partition(URL), job.job_id) is None  # a stale terminal write left no trace
+
+
+def test_a_stale_copy_neither_takes_over_nor_releases_the_lease(ledger):
+    job = ledger.claim(drop(), lease_seconds=60).job
+    ledger.update(job, lease_until=now_utc() - timedelta(seconds=1))  # its worker died
+    stale = ledger.get(job.job_id)
+    assert ledger.take_lease(job, 60)  # another worker takes over first
+    held = ledger.get(job.job_id).lease_until
+    assert not ledger.take_lease(stale, 60)
+    ledger.release(stale)
+    after = ledger.get(job.job_id)
+    assert after.lease_until == held and after.attempts == 2
 
 
 @pytest.mark.parametrize("terminal", sorted(TERMINAL, key=lambda s: s.value))

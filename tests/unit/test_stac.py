@@ -123,3 +123,16 @@ def test_malformed_link_hrefs_are_invalid_with_the_place(href):
     with pytest.raises(InvalidDrop, match="no usable href") as info:
         preflight(f"{C}/t/catalog.json", root, C, lambda u: child, max_links=10)
     assert info.value.where == f"{C}/t/a/catalog.json"
+
+
+@pytest.mark.parametrize("rel", ["child", "item"])
+def test_a_sibling_container_sharing_the_name_prefix_is_outside(rel):
+    container = "https://acct.blob.core.windows.net/cat"
+    href = "https://acct.blob.core.windows.net/cat-private/secret/x.json"
+    root = catalog([{"rel": rel, "href": href}])
+    read = []
+    with pytest.raises(InvalidDrop) as info:
+        preflight(f"{container}/t/catalog.json", root, container, lambda u: read.append(u) or item("x"), max_links=10)
+    assert href in info.value.reason and "leaves the container" in info.value.reason
+    assert info.value.where == f"{container}/t/catalog.json"
+    assert read == []  # nothing outside the container was read
