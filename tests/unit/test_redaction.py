@@ -56,3 +56,10 @@ def test_cap_text_cuts_visibly_and_never_past_the_limit():
         len(cut) == 50 and cut.startswith("x") and cut.endswith(f"[truncated, {100 - cut.index(' ')} more characters]")
     )
     assert cap_text("x" * 100, 5).endswith("more characters]")  # a limit below the mark keeps only the mark
+
+
+def test_installing_twice_wraps_the_factory_once():
+    install_log_redaction()
+    factory = logging.getLogRecordFactory()
+    install_log_redaction()
+    assert logging.getLogRecordFactory() is factory

@@ -103,3 +103,11 @@ def test_a_deleted_source_is_forgotten_by_the_process_cache(rt):
     assert sweep(rt) == [first]
     second = rt.sources.ensure(container)  # not the cached, deleted one: a new source is made
     assert second != first and list(rt.geocatalog.sources) == [second]
+
+
+def test_skipped_records_never_stop_the_pass(rt):
+    skipped = [source(rt, f"theirs{i}", owned=False, expires_in=-timedelta(hours=1)) for i in range(4)]
+    due = [source(rt, f"due{i}", expires_in=-timedelta(hours=1)) for i in range(4)]
+    ids = sorted(source_id(rt, c) for c in due)
+    assert sorted(sweep(rt)) == ids
+    assert all(rt.ledger.get_source_record(c) for c in skipped)
