@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from ingest_core.errors import ServiceError
 from ingest_core.sources import parse_time
 
 
@@ -113,8 +114,6 @@ def test_a_source_deleted_on_the_service_is_registered_again():
 
 
 def test_a_refusal_to_read_the_source_is_raised_not_taken_for_deletion():
-    from ingest_core.errors import ServiceError
-
     rt, _ = service(source_trust_seconds=0)
     sid = rt.sources.ensure(C)
 
@@ -157,8 +156,6 @@ def test_a_source_far_from_expiry_is_not_refreshed():
 
 
 def test_a_conflict_naming_a_source_of_another_container_falls_back_to_the_listing():
-    from ingest_core.errors import ServiceError
-
     rt, _ = service()
     other = foreign(rt, container=C + "-other")
     mine = foreign(rt)
@@ -172,29 +169,17 @@ def test_a_conflict_naming_a_source_of_another_container_falls_back_to_the_listi
     assert not rt.ledger.get_source_record(C).get("owned")
 
 
-def test_a_conflict_with_no_source_to_find_is_raised():
-    from ingest_core.errors import ServiceError
-
-    rt, _ = service()
-
-    def conflict(body):
-        raise ServiceError(409, "Conflict", "already exists")
-
-    rt.geocatalog.create_source = conflict
-    with pytest.raises(ServiceError, match="already exists"):
-        rt.sources.ensure(C)
-
-
-def test_another_refusal_to_create_is_raised():
-    from ingest_core.errors import ServiceError
-
+@pytest.mark.parametrize(
+    "refusal", [ServiceError(409, "Conflict", "already exists"), ServiceError(403, "Forbidden", "no access")]
+)
+def test_a_refusal_to_create_with_no_source_to_reuse_is_raised(refusal):
     rt, _ = service()
 
     def refuse(body):
-        raise ServiceError(403, "Forbidden", "no")
+        raise refusal
 
     rt.geocatalog.create_source = refuse
-    with pytest.raises(ServiceError, match="no"):
+    with pytest.raises(ServiceError, match=refusal.message):
         rt.sources.ensure(C)
     assert rt.ledger.get_source_record(C)["source_id"] == ""  # only the intent is recorded
 
