@@ -33,11 +33,11 @@ def results(root: Path) -> dict[str, int | None]:
 def _functions(path: Path) -> dict[str, str]:
     """Source of every top-level function and method in a mutated file, by name."""
     text = path.read_text()
-    tree = ast.parse(text)
+    lines = text.splitlines()
     out: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(text)):  # by line numbers: get_source_segment re-splits the file on every call
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            out[node.name] = ast.get_source_segment(text, node) or ""
+            out[node.name] = "\n".join(lines[node.lineno - 1 : node.end_lineno])
     return out
 
 

@@ -278,9 +278,11 @@ def test_an_insert_race_whose_row_vanished_claims_nothing(ledger, monkeypatch):
     def lost(entity):
         raise RowExists(entity["RowKey"])
 
+    older = ledger.claim(drop("e0"), lease_seconds=60).job
     monkeypatch.setattr(ledger.store, "insert", lost)
     claim = ledger.claim(drop(), lease_seconds=60)
-    assert claim.mine is False and claim.job.job_id == job_id_for(URL, "e1") and claim.history == []
+    assert claim.mine is False and claim.job.job_id == job_id_for(URL, "e1")
+    assert [j.job_id for j in claim.history] == [older.job_id]
 
 
 def test_a_duplicate_claim_still_sees_the_blobs_other_uploads(ledger):
@@ -367,3 +369,12 @@ def test_the_first_source_intent_wins_and_records_are_of_their_container(ledger)
     assert ledger.get_source_record(container)["intent_at"] == "t1"  # a merge keeps the intent
     ledger.delete_source_record(container)
     assert ledger.get_source_record(container) is None and ledger.source_records() == []
+
+
+def test_a_copy_that_ends_a_job_someone_else_ended_first_raises_and_keeps_its_state(ledger):
+    job = ledger.claim(drop(), lease_seconds=60).job
+    copy = ledger.get(job.job_id)
+    ledger.transition(job, JobState.IGNORED)
+    with pytest.raises(StaleJob, match=job.job_id):
+        ledger.transition(copy, JobState.INVALID, last_error="late")
+    assert copy.state == JobState.RECEIVED and ledger.get(job.job_id).state == JobState.IGNORED
