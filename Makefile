@@ -13,7 +13,7 @@ WITH_STACK = test -f $(STACK_ENV) || { echo "the twin is not up: run 'make up' f
 UP_FLAGS  ?=
 DIR       ?= samples/demo-catalog
 
-.PHONY: help setup up down demo status drop logs lint format test test-fast bench bench-pipeline clean
+.PHONY: help setup up down demo status drop logs lint format test test-fast bench bench-pipeline mutate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,14 @@ bench: setup ## the app against the manual procedure (own Azurite + emulator, ~4
 
 bench-pipeline: setup ## handle_drop case by case, scaling, memory (ingest_core internals): BENCH_ARGS="--drops 5"
 	@$(PY) -m bench.pipeline_bench $(BENCH_ARGS)
+
+mutate: setup ## mutation testing of the ledger & co on the fast unit tier (mutmut, 2 workers; docs/mutation.md)
+	@rm -rf mutants .mutmut-cache && mkdir -p .mutmut-cache
+	@start=$$(date +%s); \
+	rc=0; PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PY) -m mutmut run --max-children 2 >.mutmut-cache/run.log 2>&1 || rc=$$?; \
+	secs=$$(( $$(date +%s) - start )); \
+	if [ $$rc -ne 0 ]; then tail -n 40 .mutmut-cache/run.log; echo "mutmut run failed ($$rc): see .mutmut-cache/run.log"; exit $$rc; fi; \
+	$(PY) scripts/mutation_score.py --seconds $$secs
 
 clean: down ## stop the twin and remove its state and logs
 	@rm -rf $(STATE_DIR)/logs $(STATE_DIR)/certs $(STATE_DIR)/deliveries.json $(STATE_DIR)/hostloop.json

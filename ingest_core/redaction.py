@@ -11,9 +11,12 @@ import re
 import threading
 from typing import Any
 
+# A signature starts a parameter: at a word boundary, or right after an encoded `&` or `?` (`%26sig%3D...` in a
+# percent-encoded URL, where `\b` sees no boundary between `6` and `s`).
+_SIG_START = r"(?:\b|(?<=%26)|(?<=%3F)|(?<=%3f))"
 _PATTERNS = (
-    (re.compile(r"(?i)(\bsig=)[^&\s'\"]+"), r"\1REDACTED"),
-    (re.compile(r"(?i)(\bsig%3D)[^&\s'\"]+"), r"\1REDACTED"),
+    (re.compile(rf"(?i)({_SIG_START}sig=)[^&\s'\"]+"), r"\1REDACTED"),
+    (re.compile(rf"(?i)({_SIG_START}sig%3D)[^&%\s'\"]+(?:%(?!26)[0-9A-Fa-f]{{2}}[^&%\s'\"]*)*"), r"\1REDACTED"),
     (re.compile(r"(?i)(AccountKey=)[^;\s'\"]+"), r"\1REDACTED"),
     (re.compile(r"(?i)(\bBearer\s+)[A-Za-z0-9\-._~+/]+=*"), r"\1REDACTED"),
     (re.compile(r"(?i)(\"sasToken\"\s*:\s*\")[^\"]*"), r"\1REDACTED"),

@@ -130,3 +130,43 @@ def test_cli_reports_bad_configuration_by_name(env):
     _, values = env
     out = run_cli({**values, "MAX_CONCURRENT_RUNS": "zero"}, "status")
     assert out.returncode == 2 and "MAX_CONCURRENT_RUNS" in out.stderr and "Traceback" not in out.stderr
+
+
+SEQ_OLD = "0000000000000000000000000000111100000000000000a1"
+SEQ_NEW = "0000000000000000000000000000111100000000000000b2"
+
+
+def grid_event(url: str, etag: str, sequencer: str) -> func.EventGridEvent:
+    """The BlobCreated event Event Grid delivers for one write of the blob, its sequencer included."""
+    body = blob_created_event(drop_from_blob_trigger(url, etag).model_copy(update={"sequencer": sequencer}))
+    return func.EventGridEvent(id=body["id"], data=body["data"], topic=body["topic"], subject=body["subject"],
+                               event_type=body["eventType"], event_time=datetime.now(UTC), data_version="")  # fmt: skip
+
+
+@pytest.mark.parametrize("order", ["older first", "newer first"])
+def test_the_event_grid_trigger_lets_the_newer_sequencer_win_in_either_arrival_order(env, monkeypatch, order):
+    container, _ = env
+    monkeypatch.setenv("MAX_CONCURRENT_RUNS", "1")  # one busy run keeps both uploads QUEUED, so neither starts
+    entry.reset_runtime()
+    on_blob_event = user_functions()["on_blob_event"]
+
+    def etag_of(prefix: str) -> str:
+        return container.get_blob_client(f"{prefix}/catalog.json").get_blob_properties().etag
+
+    busy = upload_catalog(container, "busy", catalog_id="cat-busy")
+    on_blob_event(grid_event(busy, etag_of("busy"), ""))
+    url = upload_catalog(container, "seq", catalog_id="cat-seq")
+    old_etag = etag_of("seq")
+    if order == "older first":
+        on_blob_event(grid_event(url, old_etag, SEQ_OLD))
+        upload_catalog(container, "seq", n_items=3, catalog_id="cat-seq")  # the second write of the blob
+        on_blob_event(grid_event(url, etag_of("seq"), SEQ_NEW))
+    else:  # Event Grid delivered the later write first; the earlier one's event arrives late
+        upload_catalog(container, "seq", n_items=3, catalog_id="cat-seq")
+        on_blob_event(grid_event(url, etag_of("seq"), SEQ_NEW))
+        on_blob_event(grid_event(url, old_etag, SEQ_OLD))
+    jobs = {j.sequencer: j for j in entry.runtime().ledger.jobs(blob_url=url)}
+    assert set(jobs) == {SEQ_OLD, SEQ_NEW}  # the trigger carried each event's sequencer into its job
+    assert jobs[SEQ_OLD].etag == old_etag.strip('"')
+    assert jobs[SEQ_NEW].state == JobState.QUEUED  # the newer upload is the one that goes ahead
+    assert jobs[SEQ_OLD].state == JobState.SUPERSEDED

@@ -7,14 +7,14 @@ guarantees against Azurite.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from ingest_core.errors import IllegalTransition, StaleJob, UnknownField
+from ingest_core.errors import IllegalTransition, RowExists, StaleJob, UnknownField
 from ingest_core.events import Drop
 from ingest_core.job import now_utc
-from ingest_core.ledger import OPEN, Ledger, blob_partition, job_id_for
+from ingest_core.ledger import OPEN, Ledger, blob_partition, job_id_for, source_key_for
 from ingest_core.states import TERMINAL, JobState
 from ingest_core.table_store import MemoryTableStore
 
@@ -60,17 +60,41 @@ def test_concurrent_claims_of_one_upload_give_exactly_one_owner(ledger):
     assert results.count(True) == 1 and len(ledger.open_jobs()) == 1
 
 
-def test_a_write_from_a_stale_copy_raises_and_changes_nothing(ledger):
+# Every way the ledger writes a job row; each must carry the ETag of the copy it was given.
+STALE_WRITES = {
+    "update": lambda ledger, job: ledger.update(job, collection_id="stale"),
+    "transition": lambda ledger, job: ledger.transition(job, JobState.QUEUED, collection_id="stale"),
+    "transition to an end": lambda ledger, job: ledger.transition(job, JobState.INVALID, collection_id="stale"),
+    "take_slot": lambda ledger, job: ledger.take_slot(job, 2, collection_id="stale"),
+}
+
+
+@pytest.mark.parametrize("write", STALE_WRITES.values(), ids=list(STALE_WRITES))
+def test_a_write_from_a_stale_copy_raises_and_changes_nothing(ledger, write):
     job = ledger.claim(drop(), lease_seconds=60).job
     stale = ledger.get(job.job_id)
     ledger.update(job, collection_id="fresh")
-    with pytest.raises(StaleJob):
-        ledger.update(stale, collection_id="stale")
-    with pytest.raises(StaleJob):
-        ledger.transition(stale, JobState.INVALID, last_error="from a stale copy")
+    with pytest.raises(StaleJob, match=job.job_id):
+        write(ledger, stale)
+    assert (stale.state, stale.slot) == (JobState.RECEIVED, "")  # the refused state change is undone in the copy
+    if write in (STALE_WRITES["update"], STALE_WRITES["take_slot"]):
+        assert stale.collection_id == ""  # these leave the copy exactly as it was read
     current = ledger.get(job.job_id)
-    assert current.collection_id == "fresh" and current.state == JobState.RECEIVED
-    assert ledger.store.get(blob_partition(URL), job.job_id) is None  # the stale terminal write left no trace
+    assert current.collection_id == "fresh" and current.state == JobState.RECEIVED and not current.slot
+    assert ledger.runs_in_flight(2) == 0  # no slot taken for the stale copy
+    assert ledger.store.get(blob_partition(URL), job.job_id) is None  # a stale terminal write left no trace
+
+
+def test_a_stale_copy_neither_takes_over_nor_releases_the_lease(ledger):
+    job = ledger.claim(drop(), lease_seconds=60).job
+    ledger.update(job, lease_until=now_utc() - timedelta(seconds=1))  # its worker died
+    stale = ledger.get(job.job_id)
+    assert ledger.take_lease(job, 60)  # another worker takes over first
+    held = ledger.get(job.job_id).lease_until
+    assert not ledger.take_lease(stale, 60)
+    ledger.release(stale)
+    after = ledger.get(job.job_id)
+    assert after.lease_until == held and after.attempts == 2
 
 
 @pytest.mark.parametrize("terminal", sorted(TERMINAL, key=lambda s: s.value))
@@ -82,15 +106,17 @@ def test_a_terminal_job_cannot_move_or_change(ledger, terminal):
     for target in (JobState.RUNNING, JobState.RECEIVED, JobState.QUEUED, JobState.FAILED):
         with pytest.raises(IllegalTransition):
             ledger.transition(ledger.get(job.job_id), target)
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(IllegalTransition, match=f"is {terminal.value}: finished jobs never change"):
         ledger.update(ledger.get(job.job_id), run_id="other")
     assert ledger.get(job.job_id).state == terminal
 
 
 def test_update_refuses_unknown_fields_and_the_state(ledger):
     job = ledger.claim(drop(), lease_seconds=60).job
+    with pytest.raises(UnknownField, match="no such field\\(s\\) to update: colection_id, stat$"):
+        ledger.update(job, colection_id="typo", stat="x")
     with pytest.raises(UnknownField, match="colection_id"):
-        ledger.update(job, colection_id="typo")
+        ledger.take_slot(job, 2, colection_id="typo")
     with pytest.raises(UnknownField, match="state"):
         ledger.update(job, state=JobState.SUCCEEDED)
     assert ledger.get(job.job_id).state == JobState.RECEIVED
@@ -99,7 +125,7 @@ def test_update_refuses_unknown_fields_and_the_state(ledger):
 def test_illegal_transitions_are_refused_by_the_ledger_itself(ledger):
     job = ledger.claim(drop(), lease_seconds=60).job
     job = ledger.transition(job, JobState.RUNNING, run_id="r")
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(IllegalTransition, match=f"job {job.job_id}: illegal transition RUNNING -> QUEUED"):
         ledger.transition(job, JobState.QUEUED)
     assert ledger.get(job.job_id).state == JobState.RUNNING
 
@@ -216,3 +242,157 @@ def test_racing_instances_all_get_a_slot_while_slots_are_free():
     for t in threads:
         t.join()
     assert got == [True] * 8 and len({j.slot for j in jobs}) == 8
+
+
+def test_jobs_lists_every_job_once_filtered_and_oldest_first(ledger):
+    a = ledger.claim(drop("e1"), lease_seconds=60).job
+    other = ledger.claim(drop("x", url=URL + "x"), lease_seconds=60).job
+    b = ledger.claim(drop("e2"), lease_seconds=60).job
+    ledger.transition(a, JobState.IGNORED)
+    ledger.store.insert({**a.to_entity(OPEN), "state": "RECEIVED"})  # a crash left its open row behind
+    ledger.store.insert({"PartitionKey": OPEN, "RowKey": "slot-00", "kind": "slot", "holder": ""})
+    assert [j.job_id for j in ledger.jobs()] == [a.job_id, other.job_id, b.job_id]
+    assert ledger.get(a.job_id).state == JobState.IGNORED and ledger.jobs()[0].state == JobState.IGNORED
+    assert [j.job_id for j in ledger.jobs(blob_url=URL)] == [a.job_id, b.job_id]
+    assert [j.job_id for j in ledger.jobs(states={JobState.RECEIVED})] == [other.job_id, b.job_id]
+    assert [j.job_id for j in ledger.finished_jobs(URL)] == [a.job_id] and ledger.finished_jobs(URL + "x") == []
+
+
+def test_tidy_removes_only_an_open_row_whose_job_already_ended(ledger):
+    done = ledger.claim(drop("e1"), lease_seconds=60).job
+    ledger.transition(done, JobState.IGNORED)
+    ledger.store.insert(done.to_entity(OPEN))  # the crash between archive and delete
+    live = ledger.claim(drop("e2"), lease_seconds=60).job
+    assert ledger.tidy(done.job_id) is True and ledger.store.get(OPEN, done.job_id) is None
+    assert ledger.tidy(live.job_id) is False and ledger.store.get(OPEN, live.job_id) is not None
+
+
+def test_a_takeover_holds_a_fresh_lease(ledger):
+    job = ledger.claim(drop(), lease_seconds=60).job
+    ledger.update(job, lease_until=now_utc() - timedelta(seconds=1))
+    before = now_utc()
+    assert ledger.take_lease(job, 120)
+    held = ledger.get(job.job_id).lease_until
+    assert before + timedelta(seconds=119) < held <= now_utc() + timedelta(seconds=120)
+    assert not ledger.claim(drop(), lease_seconds=60).mine  # so a third delivery is refused
+
+
+def test_the_loser_of_the_insert_race_finds_the_winners_job(ledger, monkeypatch):
+    first = ledger.claim(drop(), lease_seconds=60)
+    older = ledger.claim(drop("e0"), lease_seconds=60).job
+    real_history = ledger.history
+    # This delivery read the blob's history before the other delivery's insert landed.
+    monkeypatch.setattr(ledger, "history", lambda url: [j for j in real_history(url) if j.job_id != first.job.job_id])
+    raced = ledger.claim(drop(), lease_seconds=60)
+    assert not raced.mine and raced.job.job_id == first.job.job_id
+    assert raced.job.row_etag == ledger.get(first.job.job_id).row_etag and raced.job.attempts == 1
+    assert [j.job_id for j in raced.history] == [older.job_id]
+    ledger.update(ledger.get(first.job.job_id), lease_until=now_utc() - timedelta(seconds=1))  # the winner died
+    taken = ledger.claim(drop(), lease_seconds=60)
+    assert taken.mine and taken.job.attempts == 2
+
+
+def test_an_insert_race_whose_row_vanished_claims_nothing(ledger, monkeypatch):
+    def lost(entity):
+        raise RowExists(entity["RowKey"])
+
+    older = ledger.claim(drop("e0"), lease_seconds=60).job
+    monkeypatch.setattr(ledger.store, "insert", lost)
+    claim = ledger.claim(drop(), lease_seconds=60)
+    assert claim.mine is False and claim.job.job_id == job_id_for(URL, "e1")
+    assert [j.job_id for j in claim.history] == [older.job_id]
+
+
+def test_a_duplicate_claim_still_sees_the_blobs_other_uploads(ledger):
+    older = ledger.claim(drop("e0"), lease_seconds=60).job
+    ledger.claim(drop("e1"), lease_seconds=60)
+    again = ledger.claim(drop("e1"), lease_seconds=60)
+    assert not again.mine and [j.job_id for j in again.history] == [older.job_id]
+
+
+def test_a_replay_is_a_new_job_for_the_same_upload(ledger):
+    plain = ledger.claim(drop(), lease_seconds=60).job
+    replayed = ledger.claim(drop(), lease_seconds=60, replay="r1")
+    assert replayed.mine and replayed.job.replay == "r1" and replayed.job.job_id == job_id_for(URL, "e1", "r1")
+    assert ledger.get(replayed.job.job_id).replay == "r1" and plain.job_id != replayed.job.job_id
+
+
+def test_ids_and_keys_are_stable_hashes_so_existing_rows_keep_their_meaning():
+    import hashlib
+
+    def h(text, n):
+        return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+    assert job_id_for(URL, "e1") == h(URL, 16) + h(f"{URL}|e1", 16)
+    assert job_id_for(URL, "e1", "r") == h(URL, 16) + h(f"{URL}|e1|replay:r", 16)
+    container = "https://acct.blob.core.windows.net/cat"
+    assert source_key_for(container + "/") == source_key_for(container) == h(container, 32)
+    assert source_key_for("/" + container) != source_key_for(container)
+
+
+def test_get_history_and_open_jobs_read_what_was_written(ledger):
+    assert ledger.get("b" * 32) is None
+    first = ledger.claim(drop("e9"), lease_seconds=60).job
+    second = ledger.claim(drop("e1"), lease_seconds=60).job
+    third = ledger.claim(drop("e5"), lease_seconds=60).job
+    ledger.transition(second, JobState.QUEUED)
+    assert [j.job_id for j in ledger.history(URL)] == [first.job_id, second.job_id, third.job_id]
+    assert [j.job_id for j in ledger.open_jobs({JobState.QUEUED})] == [second.job_id]
+    assert [j.job_id for j in ledger.open_jobs()] == [first.job_id, second.job_id, third.job_id]
+
+
+def test_a_write_stamps_updated_at_and_an_end_clears_the_lease_and_slot(ledger):
+    job = ledger.claim(drop(), lease_seconds=60).job
+    created = job.updated_at
+    ledger.update(job, collection_id="c")
+    assert ledger.get(job.job_id).updated_at > created
+    assert ledger.take_slot(job, 1, run_requested_at=now_utc())
+    ended = ledger.transition(ledger.transition(job, JobState.RUNNING, run_id="r"), JobState.SUCCEEDED)
+    row = ledger.store.get(blob_partition(URL), job.job_id)
+    assert ended.row_etag == row["_etag"] and row["slot"] == "" and row["lease_until"] == ""
+
+
+def test_a_job_holding_a_slot_writes_its_changes_without_a_second_slot(ledger):
+    job = ledger.claim(drop(), lease_seconds=60).job
+    assert ledger.take_slot(job, 2, run_requested_at=now_utc())
+    held = job.slot
+    assert ledger.take_slot(job, 2, collection_id="again") is True
+    assert ledger.get(job.job_id).collection_id == "again" and job.slot == held and ledger.runs_in_flight(2) == 1
+
+
+def test_slot_rows_say_since_when_they_are_held_and_are_cleared_when_freed(ledger):
+    assert ledger.slots(2) == [{"PartitionKey": OPEN, "RowKey": f"slot-0{i}", "kind": "slot", "holder": ""}
+                               for i in range(2)]  # fmt: skip
+    a = ledger.claim(drop("a", url=URL + "a"), lease_seconds=60).job
+    b = ledger.claim(drop("b", url=URL + "b"), lease_seconds=60).job
+    before = now_utc()
+    assert ledger.take_slot(a, 2, run_requested_at=now_utc()) and ledger.take_slot(b, 2, run_requested_at=now_utc())
+    held = {s["holder"]: s for s in ledger.slots(2)}
+    assert before <= datetime.fromisoformat(held[a.job_id]["since"]) <= now_utc()
+    ledger.transition(ledger.transition(a, JobState.RUNNING, run_id="r"), JobState.SUCCEEDED)
+    ledger.store.delete(OPEN, b.job_id)  # b's holder vanished
+    assert ledger.free_orphan_slots(2) == [b.slot]
+    assert [(s["holder"], s["since"]) for s in ledger.slots(2)] == [("", ""), ("", "")]
+
+
+def test_the_first_source_intent_wins_and_records_are_of_their_container(ledger):
+    container = "https://acct.blob.core.windows.net/cat"
+    first = ledger.source_intent(container, intent_at="t1")
+    second = ledger.source_intent(container, intent_at="t2")
+    assert first["intent_at"] == second["intent_at"] == "t1" and second["_etag"] == first["_etag"]
+    rec = ledger.get_source_record(container)
+    assert (rec["kind"], rec["container_url"], rec["source_id"]) == ("source", container, "")
+    ledger.put_source_record(container, source_id="s1")
+    assert ledger.source_records() == [ledger.get_source_record(container)]
+    assert ledger.get_source_record(container)["intent_at"] == "t1"  # a merge keeps the intent
+    ledger.delete_source_record(container)
+    assert ledger.get_source_record(container) is None and ledger.source_records() == []
+
+
+def test_a_copy_that_ends_a_job_someone_else_ended_first_raises_and_keeps_its_state(ledger):
+    job = ledger.claim(drop(), lease_seconds=60).job
+    copy = ledger.get(job.job_id)
+    ledger.transition(job, JobState.IGNORED)
+    with pytest.raises(StaleJob, match=job.job_id):
+        ledger.transition(copy, JobState.INVALID, last_error="late")
+    assert copy.state == JobState.RECEIVED and ledger.get(job.job_id).state == JobState.IGNORED

@@ -31,3 +31,43 @@ def test_cap_text_keeps_short_text_and_marks_what_it_cuts():
     assert cap_text("short", 100) == "short"
     capped = cap_text("x" * 100_000, 1000)
     assert len(capped) <= 1002 and capped.startswith("x" * 900) and capped.endswith("more characters]")
+
+
+def test_a_signature_inside_a_percent_encoded_url_is_redacted_up_to_the_next_parameter():
+    # `\b` sees no boundary in `%26sig`: the encoded `&` and `?` must start a signature too.
+    assert redact("url?sv=1%26sig%3Dabc%2Bdef&x=1") == "url?sv=1%26sig%3DREDACTED&x=1"
+    assert redact("next=%2Fc%3Fsig%3DAB%2Fcd%26se%3D1") == "next=%2Fc%3Fsig%3DREDACTED%26se%3D1"
+    assert redact("design=1&signal=2") == "design=1&signal=2"
+
+
+def test_records_without_secrets_keep_their_message_and_args(caplog):
+    install_log_redaction()
+    caplog.set_level(logging.INFO)
+    logging.getLogger("t").info("job %s done", "j1")
+    (record,) = caplog.records
+    assert record.msg == "job %s done" and record.args == ("j1",) and record.getMessage() == "job j1 done"
+
+
+def test_a_malformed_record_is_left_for_logging_to_report(caplog):
+    install_log_redaction()
+    factory = logging.getLogRecordFactory()
+    record = factory("t", logging.INFO, __file__, 1, "%s %s", ("only one",), None)
+    assert record.msg == "%s %s" and record.args == ("only one",)
+
+
+def test_cap_text_cuts_visibly_and_never_past_the_limit():
+    from ingest_core.redaction import cap_text
+
+    assert cap_text("abc", 3) == "abc"
+    cut = cap_text("x" * 100, 50)
+    assert (
+        len(cut) == 50 and cut.startswith("x") and cut.endswith(f"[truncated, {100 - cut.index(' ')} more characters]")
+    )
+    assert cap_text("x" * 100, 5).endswith("more characters]")  # a limit below the mark keeps only the mark
+
+
+def test_installing_twice_wraps_the_factory_once():
+    install_log_redaction()
+    factory = logging.getLogRecordFactory()
+    install_log_redaction()
+    assert logging.getLogRecordFactory() is factory

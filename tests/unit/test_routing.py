@@ -31,3 +31,17 @@ def test_collection_id_validation():
     assert not valid_collection_id("ab")
     assert not valid_collection_id("has space")
     assert not valid_collection_id("x" * 33)
+
+
+def test_folder_of_a_catalog_at_the_container_root_is_its_file_stem():
+    rule = RoutingRule(container="catalogs", collection="c-{folder}-{catalog_id}")
+    assert rule.collection_id("landcover.json", "x") == "c-landcover-x"
+    assert rule.collection_id("a/b/catalog.json", "x") == "c-a-x"
+
+
+def test_a_rule_without_an_account_watches_that_container_in_any_account():
+    rules = [RoutingRule(container="catalogs", prefix="p/")]
+    assert watches_container(rules, "any", "catalogs") and not watches_container(rules, "any", "other")
+    assert match_rule(rules, "ANY", "catalogs", "p/x/catalog.json") is rules[0]
+    assert match_rule(rules, "any", "catalogs", "q/x/catalog.json") is None
+    assert watches_container([RoutingRule(account="Other", container="drops")], "OTHER", "drops")

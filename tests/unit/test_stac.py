@@ -349,3 +349,16 @@ def test_the_summary_shows_predicted_failures_before_notes():
     assert len(pf.warnings) == 20
     assert pf.warnings[0].startswith("1 of 30 items predicted to fail (geometry-missing x1)")
     assert "c29/i.json): geometry-missing [will fail]" in pf.warnings[1]
+
+
+@pytest.mark.parametrize("rel", ["child", "item"])
+def test_a_sibling_container_sharing_the_name_prefix_is_outside(rel):
+    container = "https://acct.blob.core.windows.net/cat"
+    href = "https://acct.blob.core.windows.net/cat-private/secret/x.json"
+    root = catalog([{"rel": rel, "href": href}])
+    read = []
+    with pytest.raises(InvalidDrop) as info:
+        preflight(f"{container}/t/catalog.json", root, container, lambda u: read.append(u) or item("x"), max_links=10)
+    assert href in info.value.reason and "outside the container" in info.value.reason
+    assert info.value.where == f"{container}/t/catalog.json"
+    assert read == []  # nothing outside the container was read
