@@ -3,7 +3,7 @@
 import azure.functions as func
 
 from ingest_core import entry
-from ingest_core.settings import BLOB_TRIGGER_CONNECTION
+from ingest_core.settings import BLOB_TRIGGER_CONNECTION, POISON_QUEUE
 
 app = func.FunctionApp()
 
@@ -31,6 +31,14 @@ def on_blob_event(event: func.EventGridEvent) -> None:
         {"eventType": event.event_type, "subject": event.subject, "topic": event.topic, "id": event.id,
          "data": event.get_json()}
     )  # fmt: skip
+
+
+# The blob extension's poison queue (on the app's own storage: CatalogStorage__queueServiceUri).
+@app.function_name(name="on_poison_blob")
+@app.queue_trigger(arg_name="msg", queue_name=POISON_QUEUE, connection=BLOB_TRIGGER_CONNECTION)
+def on_poison_blob(msg: func.QueueMessage) -> None:
+    """The host gave up delivering an upload: its job says so."""
+    entry.on_poison(msg.get_body().decode("utf-8", "replace"), getattr(msg, "dequeue_count", None))
 
 
 @app.function_name(name="reconcile")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from typing import Any
 
 from ingest_core import reconcile, sweep
 from ingest_core.errors import InvalidDrop
-from ingest_core.events import drop_from_blob_trigger, drops_from_event
+from ingest_core.events import canonical_blob_url, drop_from_blob_trigger, drops_from_event, normalize_etag
 from ingest_core.job import Job
-from ingest_core.pipeline import handle_drop
+from ingest_core.pipeline import delivery_gave_up, handle_drop
 from ingest_core.runtime import Runtime, build_runtime
 from ingest_core.settings import load_settings
 from ingest_core.trust import refused
@@ -65,3 +66,16 @@ def on_reconcile() -> reconcile.Summary:
 def on_sweep() -> list[str]:
     """Sweep timer."""
     return sweep.deleted_ids(sweep.sweep(runtime()))
+
+
+def on_poison(body: str, attempts: int | None = None) -> Job | None:
+    """A blob-trigger delivery the host gave up on (its poison-queue message): the upload's job records it."""
+    try:
+        msg = json.loads(body)
+        container, name, etag = msg["ContainerName"], msg["BlobName"], msg.get("ETag", "")
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("poison-queue message ignored: not a blob-trigger message (%s)", type(exc).__name__)
+        return None
+    rt = runtime()
+    url = canonical_blob_url(f"{rt.storage.service_url}/{container}/{name}")
+    return delivery_gave_up(rt, url, normalize_etag(str(etag)), attempts)

@@ -67,6 +67,7 @@ class Job:
     pending_items: int = 0
     predicted_failures: int = 0  # items preflight expects the service to reject (listed in the warnings)
     attempts: int = 0
+    host_gave_up: bool = False  # the Functions host stopped redelivering it (its poison queue); reconcile goes on
     last_error: str = ""
     error_where: str = ""
     warnings: list[str] = field(default_factory=list)

@@ -120,6 +120,20 @@ def attempt_failed(rt: Runtime, job: Job, exc: Exception) -> Job:
         return job
 
 
+def delivery_gave_up(rt: Runtime, blob_url: str, etag: str, attempts: int | None = None) -> Job | None:
+    """The Functions host stopped redelivering this upload (poison queue): say so on its unfinished job."""
+    job = next((j for j in rt.ledger.history(blob_url) if j.etag == etag), None)
+    if job is None or job.state.terminal:
+        return job
+    times = f" after {attempts} deliveries" if attempts else ""
+    note = f"the Functions host gave up redelivering this upload{times}; reconcile keeps retrying the job"
+    try:
+        return rt.ledger.update(job, host_gave_up=True, last_error=job.last_error or note,
+                                warnings=[*job.warnings, note] if note not in job.warnings else job.warnings)  # fmt: skip
+    except StaleJob:
+        return rt.ledger.get(job.job_id)
+
+
 def _where(exc: Exception) -> str:
     """The call that failed, when the error names one."""
     text = str(exc)

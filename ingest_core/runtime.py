@@ -30,6 +30,7 @@ class Runtime:
     # Collections this process created or saw exist: no call for them on later drops.
     known_collections: set[str] = field(default_factory=set)
     completion: CompletionPublisher | None = None  # the completion events (reconcile retries unpublished ones)
+    reports: ReportWriter | None = None  # each terminal job's report
 
 
 def build_runtime(settings: Settings, credential: Any | None = None, store: TableStore | None = None) -> Runtime:
@@ -68,4 +69,4 @@ def build_runtime(settings: Settings, credential: Any | None = None, store: Tabl
         outbox=completion.enabled,
     )
     sources = Sources(settings, geocatalog, storage, ledger)
-    return Runtime(settings, storage, geocatalog, ledger, sources, completion=completion)
+    return Runtime(settings, storage, geocatalog, ledger, sources, completion=completion, reports=reports)

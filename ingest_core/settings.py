@@ -60,6 +60,8 @@ ENV_NAMES: dict[str, str] = {
 TRIGGER_SETTING_NAMES = ("CATALOG_CONTAINER", "RECONCILE_SCHEDULE", "SWEEP_SCHEDULE")
 # The blob trigger's `connection` property: the host reads CatalogStorage or CatalogStorage__*.
 BLOB_TRIGGER_CONNECTION = "CatalogStorage"
+# Where the blob extension puts a delivery it gave up on (in the trigger connection's queue service).
+POISON_QUEUE = "webjobs-blobtrigger-poison"
 
 
 class SourceKind(str, Enum):

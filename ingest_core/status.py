@@ -41,7 +41,14 @@ def line(job: Job) -> str:
     error = (
         f"  error: {job.last_error}" + (f" (at {job.error_where})" if job.error_where else "") if job.last_error else ""
     )
-    due = f"  next attempt {job.next_attempt_at.isoformat()}" if job.next_attempt_at and not job.state.terminal else ""
+    gave_up = (
+        "  (the host stopped redelivering: reconcile retries)" if job.host_gave_up and not job.state.terminal else ""
+    )
+    due = (
+        gave_up + f"  next attempt {job.next_attempt_at.isoformat()}"
+        if job.next_attempt_at and not job.state.terminal
+        else ""
+    )
     return f"{job.state.value:<10} {job.blob_url}  collection={job.collection_id or '-'}  {counts}{error}{due}"
 
 

@@ -61,6 +61,11 @@ class CatalogStorage:
         self._lean_reads: bool | None = None
 
     @property
+    def service_url(self) -> str:
+        """The account's blob endpoint (path-style for Azurite), without a trailing slash."""
+        return self._service.url.rstrip("/")
+
+    @property
     def uses_account_key(self) -> bool:
         """True only for local development connection strings that carry a key."""
         return bool(self._account_key)

@@ -46,12 +46,22 @@ class TimerTarget:
 
 
 @dataclass(frozen=True)
+class QueueTarget:
+    """A queue trigger (the app has one: on the blob extension's poison queue)."""
+
+    name: str
+    queue: str
+    call: Callable[..., Any]
+
+
+@dataclass(frozen=True)
 class Registry:
     """Every trigger of one FunctionApp, by kind."""
 
     blobs: tuple[BlobTarget, ...]
     event_grid: tuple[EventGridTarget, ...]
     timers: tuple[TimerTarget, ...]
+    queues: tuple[QueueTarget, ...] = ()
 
 
 def setting_default(name: str) -> str | None:
@@ -88,7 +98,7 @@ def _blob_target(fn: Any, env: Mapping[str, str]) -> BlobTarget:
 def registry(app: func.FunctionApp, env: Mapping[str, str]) -> Registry:
     """Index the app's triggers, resolving %NAME% binding expressions from `env`."""
     app.functions_bindings = None  # get_functions() refuses a second call otherwise
-    blobs, grids, timers = [], [], []
+    blobs, grids, timers, queues = [], [], [], []
     for fn in app.get_functions():
         trigger = fn.get_trigger()
         kind = trigger.get_binding_name()
@@ -100,7 +110,9 @@ def registry(app: func.FunctionApp, env: Mapping[str, str]) -> Registry:
             schedule = Schedule.parse(resolve(trigger.schedule, env))
             timers.append(TimerTarget(fn.get_function_name(), schedule, bool(trigger.run_on_startup),
                                       fn.get_user_function()))  # fmt: skip
-    return Registry(tuple(blobs), tuple(grids), tuple(timers))
+        elif kind == "queueTrigger":
+            queues.append(QueueTarget(fn.get_function_name(), resolve(trigger.queue_name, env), fn.get_user_function()))
+    return Registry(tuple(blobs), tuple(grids), tuple(timers), tuple(queues))
 
 
 def load_app(module: str = "function_app") -> func.FunctionApp:

@@ -20,10 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import azure.functions as func
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
-from ingest_core.settings import load_settings
+from ingest_core.events import parse_blob_url
+from ingest_core.settings import POISON_QUEUE, load_settings
 from local_twin.deliveries import DELIVERED, GONE, POISON, DeliveryLog
 from local_twin.functions import Registry
 from local_twin.invoke import call_blob_trigger, call_event_grid_trigger
@@ -110,6 +112,7 @@ class HostLoop:
     def __init__(self, registry: Registry, env: Mapping[str, str], state_dir: Path, options: HostOptions) -> None:
         self.options = options
         self.state_dir = state_dir
+        self.registry = registry
         self.routes, self.services = build_routes(registry, env)
         self.deliveries = DeliveryLog(state_dir / DELIVERIES_FILE)
         self.stop = threading.Event()
@@ -177,6 +180,7 @@ class HostLoop:
                     outcome = POISON
                     log.error("poison: %s (%s) failed %d deliveries; not retried until the blob changes",
                               url, etag, attempts)  # fmt: skip
+                    self._to_poison_queue(url, etag, attempts)
                     break
                 if pending:
                     delay = min(self.options.retry_cap_seconds, self.options.retry_seconds * 2 ** (attempts - 1))
@@ -191,6 +195,18 @@ class HostLoop:
         finally:
             with self._lock:
                 self._in_flight.discard(key)
+
+    def _to_poison_queue(self, url: str, etag: str, attempts: int) -> None:  # noqa: ARG002 (the host logs it)
+        """What the blob extension does at its poison threshold: a message on the poison queue, whose trigger runs."""
+        _, container, path = parse_blob_url(url)
+        body = json.dumps({"Type": "BlobTrigger", "FunctionId": "Host.Functions.on_catalog_blob", "BlobType": "BlockBlob",
+                           "ContainerName": container, "BlobName": path, "ETag": f'"{etag}"'})  # fmt: skip
+        for target in self.registry.queues:
+            if target.queue == POISON_QUEUE:
+                try:
+                    target.call(func.QueueMessage(body=body.encode()))
+                except Exception:
+                    log.exception("poison-queue function %s failed for %s", target.name, url)
 
     def status(self) -> dict[str, Any]:
         """What the loop is doing, for `hostloop.json` (make up waits for it; tests read it)."""

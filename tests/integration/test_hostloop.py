@@ -6,6 +6,7 @@ recording what they receive; the real app's end-to-end path is covered in tests/
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -34,6 +35,7 @@ class Recorder:
         self.bodies: list[bytes] = []
         self.events: list[func.EventGridEvent] = []
         self.ticks: list[bool] = []
+        self.poisoned: list[dict] = []
         self.fail_blob = 0  # how many blob deliveries to fail before succeeding
         self.hook: Callable[[], None] | None = None  # runs first in the blob function
         self.app = func.FunctionApp()
@@ -54,6 +56,11 @@ class Recorder:
         @self.app.event_grid_trigger(arg_name="event")
         def on_event(event: func.EventGridEvent) -> None:
             self.events.append(event)
+
+        @self.app.function_name(name="on_poison_blob")
+        @self.app.queue_trigger(arg_name="msg", queue_name="webjobs-blobtrigger-poison", connection="CatalogStorage")
+        def on_poison(msg: func.QueueMessage) -> None:
+            self.poisoned.append(json.loads(msg.get_body()))
 
         @self.app.function_name(name="reconcile")
         @self.app.timer_trigger(arg_name="timer", schedule="%RECONCILE_SCHEDULE%", run_on_startup=False)
@@ -135,6 +142,11 @@ def test_failures_are_retried_then_poisoned(setup: tuple, tmp_path: Path) -> Non
         cc.upload_blob("bad/catalog.json", b"{}")
         wait_for(lambda: loop.status()["deliveries"][POISON] == 1)
         assert rec.fail_blob == 7  # exactly three attempts, then no more
+        etag = cc.get_blob_client("bad/catalog.json").get_blob_properties().etag
+        # As the blob extension does: the message on its poison queue reaches the queue trigger.
+        assert rec.poisoned == [{"Type": "BlobTrigger", "FunctionId": "Host.Functions.on_catalog_blob",
+                                 "BlobType": "BlockBlob", "ContainerName": env["CATALOG_CONTAINER"],
+                                 "BlobName": "bad/catalog.json", "ETag": etag}]  # fmt: skip
         time.sleep(0.3)
         assert rec.fail_blob == 7
 

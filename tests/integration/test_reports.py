@@ -38,11 +38,11 @@ def test_a_job_holding_secrets_in_every_text_gets_a_redacted_report(twin):
             setattr(job, f.name, LEAKY)
         elif f.type in ("list[str]", list[str]):
             setattr(job, f.name, [LEAKY, LEAKY])
-    rt.ledger._on_terminal(job)  # the runtime's real ReportWriter, against Azurite
+    rt.reports(job)  # the runtime's real ReportWriter, against Azurite
     text = written(rt, job)
     assert not [s for s in SECRETS if s in text]
     assert "sig=REDACTED" in text and "AccountKey=REDACTED" in text and "Bearer REDACTED" in text
-    report = rt.ledger._on_terminal.read(job)
+    report = rt.reports.read(job)
     assert report["outcome"] == "FAILED" and report["error"].startswith("GET https://acct")
     assert report["warnings"] == [report["error"]] * 2
 
@@ -55,4 +55,4 @@ def test_a_raw_service_message_in_the_moved_job_never_reaches_its_report(twin):
     rt.ledger.transition(claim.job, JobState.FAILED, last_error=LEAKY, error_where=LEAKY, warnings=[LEAKY])
     text = written(rt, claim.job)
     assert not [s for s in SECRETS if s in text]
-    assert rt.ledger._on_terminal.read(claim.job)["error"].startswith("GET https://acct")
+    assert rt.reports.read(claim.job)["error"].startswith("GET https://acct")

@@ -19,8 +19,14 @@ def _binding(functions, name):
     return b
 
 
-def test_the_four_functions_are_indexed(functions):
-    assert set(functions) == {"on_catalog_blob", "on_blob_event", "reconcile", "sweep"}
+def test_the_five_functions_are_indexed(functions):
+    assert set(functions) == {"on_catalog_blob", "on_blob_event", "on_poison_blob", "reconcile", "sweep"}
+
+
+def test_the_poison_queue_trigger_reads_the_blob_extensions_queue_on_the_trigger_connection(functions):
+    queue = _binding(functions, "on_poison_blob")
+    assert queue["type"] == "queueTrigger" and queue["queueName"] == "webjobs-blobtrigger-poison"
+    assert queue["connection"] == BLOB_TRIGGER_CONNECTION  # its queueServiceUri is the app's own storage
 
 
 def test_every_blob_trigger_uses_the_event_grid_source(functions):
