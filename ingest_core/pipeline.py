@@ -17,6 +17,7 @@ from ingest_core.errors import BlobNotFound, InvalidDrop, ServiceError, StaleJob
 from ingest_core.events import Drop, canonical_blob_url, container_url_of, parse_blob_url
 from ingest_core.ingestions import adopt_run, create_run, ensure_ingestion, options_of
 from ingest_core.job import Job, now_utc
+from ingest_core.parts import needs_split, split_job
 from ingest_core.routing import RoutingRule, match_rule, valid_collection_id, watches_container
 from ingest_core.runtime import Runtime
 from ingest_core.stac import Preflight, parse_catalog, preflight, sibling_url
@@ -210,13 +211,17 @@ def _prepare(rt: Runtime, job: Job, history: list[Job], content: bytes | None) -
     source_ids = [rt.sources.ensure(c) for c in containers]
     earlier = _earlier_child_jobs(rt, pf)
     wanted = options_of(rule) | ({"skipExistingItems": True} if earlier else {})
-    ingestion_id, options = ensure_ingestion(rt, job, collection_id, wanted, history, created)
+    if needs_split(rt, pf):  # over the service's per-ingestion limit: parts, one run each (ingest_core.parts)
+        ingestion = split_job(rt, job, pf, collection_id, wanted, created, containers, source_ids)
+    else:
+        ingestion_id, options = ensure_ingestion(rt, job, collection_id, wanted, history, created)
+        ingestion = {"ingestion_id": ingestion_id, "ingestion_options": options}
     notes = [f"child catalog {j.blob_url} was ingested earlier by job {j.job_id} ({j.state.value}); "
              "its items already in the collection are skipped" for j in earlier]  # fmt: skip
     return Plan(rule, {
         "content_digest": digest, "collection_id": collection_id, "source_ids": source_ids,
         "container_urls": containers, "total_items": pf.item_count, "warnings": notes + pf.warnings,
-        "ingestion_id": ingestion_id, "ingestion_options": options, "last_error": "", "error_where": "",
+        "last_error": "", "error_where": "", **ingestion,
     })  # fmt: skip
 
 

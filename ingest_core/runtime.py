@@ -24,6 +24,8 @@ class Runtime:
     geocatalog: GeoCatalogClient
     ledger: Ledger
     sources: Sources
+    # The app's own storage (REPORT_STORAGE_CONNECTION): the staging container of split jobs lives there.
+    staging: CatalogStorage
     # Collections this process created or saw exist: no call for them on later drops.
     known_collections: set[str] = field(default_factory=set)
 
@@ -54,4 +56,6 @@ def build_runtime(settings: Settings, credential: Any | None = None, store: Tabl
         store or AzureTableStore(settings.ledger_connection, settings.ledger_table, credential=credential),
         on_terminal=ReportWriter(settings.report_connection, settings.report_container, credential=credential),
     )
-    return Runtime(settings, storage, geocatalog, ledger, Sources(settings, geocatalog, storage, ledger))
+    staging = CatalogStorage(settings.report_connection, credential=credential)
+    sources = Sources(settings, geocatalog, storage, ledger, staging=staging)
+    return Runtime(settings, storage, geocatalog, ledger, sources, staging)

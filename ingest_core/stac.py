@@ -27,6 +27,7 @@ class Preflight:
     catalog: dict[str, Any]
     child_catalogs: list[str] = field(default_factory=list)  # every catalog below this one
     item_count: int = 0
+    item_urls: list[str] = field(default_factory=list)  # every item, in walk order (the parts of a split job)
     links_checked: int = 0
     missing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -155,6 +156,7 @@ def preflight(url: str, doc: dict[str, Any], container_url: str, read: JsonReade
                     pf.child_catalogs.append(target)
                 else:
                     pf.item_count += 1
+                    pf.item_urls.append(target)
                     _check_item(child, target, pf, container_url)
     return pf
 

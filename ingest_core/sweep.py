@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from ingest_core.errors import ServiceError, TransientError
 from ingest_core.job import now_utc, parse_time
+from ingest_core.parts import sweep_staging
 from ingest_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,14 @@ def sources_in_use(rt: Runtime) -> set[str]:
 
 
 def sweep(rt: Runtime) -> list[str]:
-    """Delete owned sources whose SAS expired or that sat idle past the TTL; return the deleted ids."""
+    """Delete owned sources whose SAS expired or that sat idle past the TTL; return the deleted ids.
+
+    First the staging blobs of split jobs that ended: the staging source then goes like any idle source.
+    """
+    try:
+        sweep_staging(rt)
+    except TransientError as exc:  # next sweep; the sources still get their turn
+        log.warning("sweep: staging blobs: %s", exc)
     now = now_utc()
     ttl = timedelta(hours=rt.settings.stale_source_ttl_hours)
     in_use = sources_in_use(rt)
