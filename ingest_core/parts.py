@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from ingest_core.errors import InvalidDrop
@@ -185,18 +186,25 @@ def start_part(rt: Runtime, job: Job, fresh: bool = False) -> Job:
 
 
 def sweep_staging(rt: Runtime) -> list[str]:
-    """Delete the staging blobs of every job that has ended (or is gone from the ledger); their URLs."""
+    """Delete the staging blobs of every job that has ended; their URLs.
+
+    Blobs of a job the ledger does not know (its table was replaced, or another app shares the container) go only
+    once they are older than STALE_SOURCE_TTL_HOURS: no run can still be reading them.
+    """
     staging = rt.staging.container_url(rt.settings.staging_container)
-    by_job: dict[str, list[str]] = {}
-    for url in rt.staging.blob_urls(staging):
-        by_job.setdefault(url[len(staging) + 1 :].split("/", 1)[0], []).append(url)
+    old = now_utc() - timedelta(hours=rt.settings.stale_source_ttl_hours)
+    by_job: dict[str, list[tuple[str, datetime]]] = {}
+    for url, changed in rt.staging.blob_urls(staging):
+        by_job.setdefault(url[len(staging) + 1 :].split("/", 1)[0], []).append((url, changed))
     deleted = []
-    for job_id, urls in by_job.items():
+    for job_id, blobs in by_job.items():
         job = rt.ledger.get(job_id)
+        if job is None and any(changed > old for _, changed in blobs):
+            continue
         if job is not None and not job.state.terminal:
             continue  # its parts may still be read by a run, or be about to be
-        for url in urls:
+        for url, _ in blobs:
             rt.staging.delete_blob(url)
             deleted.append(url)
-        log.info("sweep: deleted %d staging blob(s) of job %s", len(urls), job_id)
+        log.info("sweep: deleted %d staging blob(s) of job %s", len(blobs), job_id)
     return deleted

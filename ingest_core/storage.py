@@ -136,12 +136,12 @@ class CatalogStorage:
         except (ServiceRequestError, HttpResponseError) as exc:
             raise _storage_error(exc, url) from None
 
-    def blob_urls(self, container_url: str) -> list[str]:
-        """Every blob of one of this account's containers, as URLs (none when the container does not exist)."""
+    def blob_urls(self, container_url: str) -> list[tuple[str, datetime]]:
+        """(URL, Last-Modified) of every blob of one of this account's containers (none when it does not exist)."""
         _, container, _ = parse_blob_url(container_url.rstrip("/") + "/x")
         client = self._service.get_container_client(container)
         try:
-            return [f"{client.url}/{b.name}" for b in client.list_blobs()]
+            return [(f"{client.url}/{b.name}", _as_datetime(b.last_modified)) for b in client.list_blobs()]
         except ResourceNotFoundError:
             return []
         except (ServiceRequestError, HttpResponseError) as exc:

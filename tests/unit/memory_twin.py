@@ -73,9 +73,9 @@ class MemoryStorage:
         """Upload (or overwrite) a blob."""
         self.put(url, data)
 
-    def blob_urls(self, container_url: str) -> list[str]:
-        """Every blob of the container."""
-        return [u for u in self.blobs if u.startswith(container_url.rstrip("/") + "/")]
+    def blob_urls(self, container_url: str) -> list[tuple[str, datetime]]:
+        """(URL, last change) of every blob of the container."""
+        return [(u, self.changed[u]) for u in self.blobs if u.startswith(container_url.rstrip("/") + "/")]
 
     def delete_blob(self, url: str) -> None:
         """Delete a blob (one already gone is fine)."""

@@ -255,3 +255,13 @@ def test_the_report_of_a_split_job_lists_its_parts(rt):
     report = rt.ledger._on_terminal.written[-1]
     assert [p["items"] for p in report["job"]["parts"]] == [10, 10, 5]
     json.dumps(build_report(job))  # JSON-ready
+
+
+def test_sweep_removes_blobs_of_a_job_the_ledger_does_not_know_only_once_they_are_old():
+    rt = memory_runtime(stale_source_ttl_hours=1)
+    fresh, stale = f"{STAGING}/{'f' * 32}/part-000.json", f"{STAGING}/{'e' * 32}/part-000.json"
+    rt.staging.put(fresh, b"{}")
+    rt.staging.put(stale, b"{}")
+    rt.staging.changed[stale] = now_utc() - timedelta(hours=2)
+    sweep(rt)
+    assert list(rt.staging.blobs) == [fresh]
