@@ -115,6 +115,13 @@ class RunWorker:
             if not isinstance(root, dict) or root.get("type") not in ("Catalog", "Collection"):
                 raise IngestionFailure(Codes.INVALID_CATALOG, f"'{redact(url)}' is not a STAC Catalog or Collection")
             items, broken = walk(fetcher, url, root)
+            if len(items) > self.settings.max_items_per_run:
+                # The documented limit; the service's exact error code for it is not documented [INF].
+                raise IngestionFailure(
+                    Codes.GENERIC,
+                    f"The catalog links {len(items)} items; one bulk ingestion takes at most "
+                    f"{self.settings.max_items_per_run}",
+                )
             self._ingest_items(run, ItemWriter(self.store, fetcher, self.assets, self.settings), items, len(broken))
         finally:
             fetcher.close()

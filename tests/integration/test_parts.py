@@ -53,6 +53,16 @@ def upload_big_catalog(container: ContainerClient, prefix: str, n: int, catalog_
     return f"{container.url}/{prefix}/catalog.json"
 
 
+def reconcile_to_end(rt, job, timeout: float = 900.0):
+    """Call the reconcile timer until the job has ended (the runs go on in the emulator meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while not job.state.terminal and time.monotonic() < deadline:
+        time.sleep(0.3)
+        reconcile(rt)
+        job = rt.ledger.get(job.job_id)
+    return job
+
+
 def searched_ids(emulator, collection_id: str) -> set[str]:
     """Every item id the STAC search returns for the collection (following its `next` links)."""
     ids: set[str] = set()
@@ -87,11 +97,7 @@ def split_and_sweep(azurite, emulator, n_items: int, limit: int) -> None:
     job = drop(rt, url)
     dropped = time.monotonic()
     assert job.state == JobState.RUNNING and [p.items for p in job.parts] == [limit, limit, n_items - 2 * limit]
-    deadline = time.monotonic() + 600
-    while not job.state.terminal and time.monotonic() < deadline:
-        time.sleep(0.5)
-        reconcile(rt)
-        job = rt.ledger.get(job.job_id)
+    job = reconcile_to_end(rt, job)
     ran = time.monotonic()
 
     assert job.state == JobState.SUCCEEDED, (job.state, job.last_error)
@@ -118,3 +124,21 @@ def split_and_sweep(azurite, emulator, n_items: int, limit: int) -> None:
         f"\nupload {uploaded - started:.0f}s, drop {dropped - uploaded:.0f}s, runs {ran - dropped:.0f}s, "
         f"total {time.monotonic() - started:.0f}s"
     )
+
+
+def test_the_emulator_fails_a_run_over_its_item_limit_and_the_parts_get_under_it(azurite, emulator):
+    admin(emulator, "reset", "POST")
+    admin(emulator, "config", "PATCH", {"maxItemsPerRun": 5, "keepExternalAssetHrefs": True})
+    try:
+        container = new_container(azurite)
+        url = upload_big_catalog(container, "twelve", 12, "twelve")
+        whole = runtime_for(azurite, emulator, container, max_items_per_ingestion=12)
+        job = reconcile_to_end(whole, drop(whole, url))
+        assert job.state == JobState.FAILED and "at most 5" in job.last_error and job.parts == []
+        admin(emulator, "reset", "POST")
+        split_rt = runtime_for(azurite, emulator, container, max_items_per_ingestion=5)
+        job = reconcile_to_end(split_rt, drop(split_rt, url))
+        assert job.state == JobState.SUCCEEDED and [p.items for p in job.parts] == [5, 5, 2]
+        assert calls(emulator, RUN_POST) == 3 and searched_ids(emulator, "twelve") == {f"i{i}" for i in range(12)}
+    finally:
+        admin(emulator, "config", "PATCH", {"maxItemsPerRun": 10_000, "keepExternalAssetHrefs": False})
