@@ -13,6 +13,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
@@ -75,6 +76,8 @@ def searched_ids(emulator, collection_id: str) -> set[str]:
     return ids
 
 
+# 75,000 blob requests (upload, walk, runs) against one Azurite: minutes on 2 shared cores, over the suite's 300 s.
+@pytest.mark.timeout(1800)
 def test_a_25000_item_catalog_ends_succeeded_in_3_parts_and_sweep_removes_the_staging(azurite, emulator):
     emulator.settings.keep_external_asset_hrefs = True
     try:
