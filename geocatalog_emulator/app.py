@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from . import admin_api, ingestions_api, sources_api, stac_api, stac_write
+from . import admin_api, collection_assets, configurations_api, ingestions_api, sources_api, stac_api, stac_write
 from .assets import AssetStore
 from .config import API_VERSIONS, Settings
 from .errors import ApiError
@@ -49,6 +49,8 @@ class Emulator:
         ingestions_api.register(self.router, self)
         stac_api.register(self.router, self.store)
         stac_write.register(self.router, self)
+        configurations_api.register(self.router, self)
+        collection_assets.register(self.router, self)
         self.admin = Router()
         admin_api.register(self.admin, self)
 

@@ -12,6 +12,7 @@ from .assets import AssetStore
 from .config import Settings
 from .errors import Codes, IngestionFailure
 from .fetch import Fetcher
+from .geoparquet import read_items
 from .items import ItemWriter
 from .models import COUNTERS
 from .operations import Operations
@@ -105,24 +106,21 @@ class RunWorker:
         collection_id, op_id = run["collectionId"], run["operationId"]
         if self.store.get("collection", collection_id) is None:
             raise IngestionFailure(Codes.COLLECTION_MISSING, f"Collection '{collection_id}' does not exist")
-        if run.get("importType") == "StacGeoparquet":
-            raise IngestionFailure(Codes.INVALID_GEOPARQUET, "The emulator does not ingest StacGeoparquet catalogs")
         fetcher = Fetcher(self.store.list("source"), self.settings, self.assets)
         try:
-            url = run["sourceCatalogUrl"]
-            fetcher.check_listing(url)
-            root = fetcher.get_json(url, Codes.INVALID_CATALOG)
-            if not isinstance(root, dict) or root.get("type") not in ("Catalog", "Collection"):
-                raise IngestionFailure(Codes.INVALID_CATALOG, f"'{redact(url)}' is not a STAC Catalog or Collection")
-            items, broken = walk(fetcher, url, root)
-            if len(items) > self.settings.max_items_per_run:
-                # The documented limit; the service's exact error code for it is not documented [INF].
-                raise IngestionFailure(
-                    Codes.GENERIC,
-                    f"The catalog links {len(items)} items; one bulk ingestion takes at most "
-                    f"{self.settings.max_items_per_run}",
-                )
-            self._ingest_items(run, ItemWriter(self.store, fetcher, self.assets, self.settings), items, len(broken))
+            writer = ItemWriter(self.store, fetcher, self.assets, self.settings)
+            if run.get("importType") == "StacGeoparquet":
+                self._ingest_items(run, writer, read_items(fetcher.get(run["stacGeoparquetUrl"]).content), 0)
+            else:
+                url = run["sourceCatalogUrl"]
+                fetcher.check_listing(url)
+                root = fetcher.get_json(url, Codes.INVALID_CATALOG)
+                if not isinstance(root, dict) or root.get("type") not in ("Catalog", "Collection"):
+                    raise IngestionFailure(
+                        Codes.INVALID_CATALOG, f"'{redact(url)}' is not a STAC Catalog or Collection"
+                    )
+                items, broken = walk(fetcher, url, root)
+                self._ingest_items(run, writer, items, len(broken))
         finally:
             fetcher.close()
         op = self.ops.get(op_id) or {}
@@ -131,8 +129,14 @@ class RunWorker:
             total = op["counters"]["totalItems"]
             raise IngestionFailure(Codes.BATCH_ERRORS, f"{failed} of {total} items failed to ingest")
 
-    def _ingest_items(self, run: dict[str, Any], writer: ItemWriter, items: list[str], broken: int) -> None:
+    def _ingest_items(self, run: dict[str, Any], writer: ItemWriter, items: list[Any], broken: int) -> None:
         op_id = run["operationId"]
+        if len(items) > self.settings.max_items_per_run:
+            # The documented limit; the service's exact error code for it is not documented [INF].
+            raise IngestionFailure(
+                Codes.GENERIC,
+                f"The catalog links {len(items)} items; one bulk ingestion takes at most {self.settings.max_items_per_run}",
+            )
         # A child catalog that cannot be read counts as one failed entry, so the counters show it.
         counts = {
             "totalItems": len(items) + broken,
@@ -142,10 +146,10 @@ class RunWorker:
         }
         self.ops.set_counters(op_id, **counts)
         skipped = 0
-        for item_url in items:
+        for entry in items:
             if self.ops.sleep(self.settings.item_delay) or not self.ops.is_active(op_id):
                 return  # canceled, reset or shutting down
-            outcome = self._ingest_one(run, writer, item_url)
+            outcome = self._ingest_one(run, writer, entry)
             skipped += outcome == "skipped"
             counts["totalPendingItems"] -= 1
             counts["totalFailedItems" if outcome == "failed" else "totalSuccessfulItems"] += 1
@@ -153,10 +157,12 @@ class RunWorker:
         # Skipped items count as successful on the wire; the admin state says how many were skipped.
         self.store.update("run", run["id"], {"skippedItems": skipped, "failedLinks": broken})
 
-    def _ingest_one(self, run: dict[str, Any], writer: ItemWriter, item_url: str) -> str:
+    def _ingest_one(self, run: dict[str, Any], writer: ItemWriter, entry: str | dict[str, Any]) -> str:
+        """One item: a URL to fetch (StaticCatalog) or a row already read (StacGeoparquet, absolute hrefs)."""
         collection_id = run["collectionId"]
+        item_url = entry if isinstance(entry, str) else None
         try:
-            item = writer.fetcher.get_json(item_url, Codes.STAC_VALIDATION)
+            item = writer.fetcher.get_json(item_url, Codes.STAC_VALIDATION) if item_url else entry
             if (
                 run.get("skipExistingItems")
                 and isinstance(item, dict)
@@ -167,5 +173,6 @@ class RunWorker:
             writer.write(item, collection_id, item_url, bool(run.get("keepOriginalAssets")))
             return "ingested"
         except IngestionFailure as failure:
-            log.info("run %s: item %s failed: %s %s", run["id"], redact(item_url), failure.code, failure.message)
+            where = redact(item_url) if item_url else f"row {entry.get('id')}"
+            log.info("run %s: item %s failed: %s %s", run["id"], where, failure.code, failure.message)
             return "failed"

@@ -105,7 +105,7 @@ class IngestionsApi:
             ingestion = self._ingestion(request)
             if ingestion["status"] != "Ready":
                 raise conflict(f"Ingestion '{ingestion['id']}' is being deleted")
-            op = self.app.ops.create("IngestionStaticCatalog", ingestion["collectionId"])
+            op = self.app.ops.create(f"Ingestion{ingestion['importType']}", ingestion["collectionId"])
             run = {
                 "id": new_id(),
                 "creationTime": now_iso(),

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .configurations_api import delete_configuration
 from .errors import Codes, IngestionFailure, bad_request
 from .fetch import Fetcher
 from .items import ItemWriter
@@ -97,6 +98,7 @@ class StacWriteApi:
                         Codes.EXECUTION, f"Collection with id '{collection_id}' not exists in the geo-catalog"
                     )
                 self.app.store.delete_items(collection_id)
+                delete_configuration(self.app, collection_id)
 
         self.app.ops.run_async(op["id"], work)
         return accepted(request, op)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
@@ -157,3 +159,17 @@ class RawClient:
             return run if run["operation"]["status"] in ("Succeeded", "Failed", "Canceled") else None
 
         return wait_for(done, timeout, what=f"run {run_id}")
+
+
+def sample_items(base_url: str) -> list[dict[str, Any]]:
+    """The sample catalog's items with absolute asset hrefs under `base_url` (where the sample was uploaded)."""
+    items = []
+    for path in sorted(SAMPLE_CATALOG.rglob("*.json")):
+        doc = json.loads(path.read_text())
+        if doc.get("type") != "Feature":
+            continue
+        here = f"{base_url.rstrip('/')}/{path.relative_to(SAMPLE_CATALOG).as_posix()}"
+        for asset in doc["assets"].values():
+            asset["href"] = urljoin(here, asset["href"])
+        items.append(doc)
+    return items

@@ -40,10 +40,10 @@ param geoCatalogApiVersion string = '2026-04-15'
 param geoCatalogScope string = 'https://geocatalog.spatio.azure.com/.default'
 
 // ---------------------------------------------------------------- catalog storage
-@description('Existing catalog storage account (GPv2) to watch. Empty: create a new keyless account.')
+@description('Existing catalog storage account to watch: kind StorageV2, BlockBlobStorage or BlobStorage (the kinds that emit blob events; see docs/deploy.md). Empty: create a new keyless account in this resource group, which `azd down` deletes.')
 param existingCatalogAccountName string = ''
 
-@description('Resource group of the existing catalog account. Empty: this resource group.')
+@description('Resource group of the existing catalog account: keep it out of the app\'s resource group, which `azd down` deletes whole (the preprovision hook refuses an empty or equal value).')
 param existingCatalogAccountResourceGroup string = ''
 
 @description('Name of the new catalog account when none is given; empty derives stcat<token>.')
@@ -65,8 +65,11 @@ param additionalReadableContainers array = []
 param catalogSystemTopicName string = ''
 
 // ---------------------------------------------------------------- ingestion behaviour
-@description('Routing rules as a JSON array (ROUTING_RULES); [] means one rule for the watched container.')
-param routingRules string = '[]'
+// An array, not a string: azd (1.23.4+) parses the value of an array/object parameter as JSON,
+// while a string value is pasted raw into the parameters file, where any `"` breaks it. Any other
+// structured setting follows the same pattern: array/object parameter, string() into the setting.
+@description('Routing rules (ROUTING_RULES), e.g. [{"container": "catalogs", "prefix": "naip/", "collection": "naip"}]; [] means one rule for the watched container.')
+param routingRules array = []
 
 @allowed([
   'SasToken'
@@ -133,6 +136,9 @@ param reconcileSchedule string = '0 */1 * * * *'
 param sweepSchedule string = '0 */30 * * * *'
 
 // ---------------------------------------------------------------- Event Grid
+@description('Type prefix of the completion events: <prefix>.Ingestion.Succeeded and so on (COMPLETION_EVENT_TYPE_PREFIX).')
+param completionEventTypePrefix string = 'CatalogIngest'
+
 @description('Phase 2: create the event subscriptions. Needs the code deployed (the blobs_extension key); the postdeploy hook sets it after the first deploy.')
 param deployEventSubscription bool = false
 
@@ -145,12 +151,15 @@ param eventMaxDeliveryAttempts int = 30
 param eventTimeToLiveInMinutes int = 1440
 
 // ---------------------------------------------------------------- hosting
+// Flex Consumption also offers 3.10 and 3.14; the code needs 3.11+ and 3.13 is the newest
+// version this project allows (see docs/deploy.md).
 @allowed([
-  '3.10'
   '3.11'
   '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+@description('Python version of the Flex Consumption runtime.')
+param pythonVersion string = '3.13'
 
 @minValue(1)
 @maxValue(1000)
@@ -193,7 +202,6 @@ var appBlobUri = 'https://${appStorageName}.blob.${storageSuffix}'
 var appQueueUri = 'https://${appStorageName}.queue.${storageSuffix}'
 var appTableUri = 'https://${appStorageName}.table.${storageSuffix}'
 var catalogBlobUri = 'https://${catalogName}.blob.${storageSuffix}'
-var catalogQueueUri = 'https://${catalogName}.queue.${storageSuffix}'
 
 // ---------------------------------------------------------------- identity, storage, monitoring
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
@@ -275,6 +283,17 @@ module geoCatalogRole 'modules/geocatalog-role.bicep' = if (!empty(geoCatalogRes
   }
 }
 
+// Completion events (issue 11): a custom topic the app identity may send to.
+module completionTopic 'modules/completion-topic.bicep' = {
+  name: 'completion-topic'
+  params: {
+    name: 'evgt-done-${resourceToken}'
+    location: location
+    tags: tags
+    appPrincipalId: identity.properties.principalId
+  }
+}
+
 // ---------------------------------------------------------------- app settings
 // Names come from contract.json (code: ingest_core.settings.ENV_NAMES; connections: the host's
 // identity-based connection prefixes). Nothing here that neither the host nor the code reads.
@@ -301,7 +320,9 @@ var appSettings = [
     name: '${hostStorage}__tableServiceUri'
     value: appTableUri
   }
-  // The blob trigger's connection: the catalog account (queue URI for its poison queue).
+  // The blob trigger's connection: blobs on the catalog account; its queue URI (where the blob
+  // extension keeps the poison queue) points at the app's own storage, so nothing on the user's
+  // account is created or changed and accounts without a queue service (premium block blob) work.
   {
     name: '${catalogTrigger}__credential'
     value: 'managedidentity'
@@ -316,7 +337,7 @@ var appSettings = [
   }
   {
     name: '${catalogTrigger}__queueServiceUri'
-    value: catalogQueueUri
+    value: appQueueUri
   }
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
@@ -373,9 +394,9 @@ var appSettings = [
     value: reportContainer
   }
   {
-    // json() fails the deployment early on invalid JSON.
+    // string() of an array is its JSON text, which ingest_core.settings parses.
     name: code.routing_rules
-    value: string(json(routingRules))
+    value: string(routingRules)
   }
   {
     name: code.source_kind
@@ -432,6 +453,14 @@ var appSettings = [
   {
     name: code.sweep_schedule
     value: sweepSchedule
+  }
+  {
+    name: code.completion_topic_endpoint
+    value: completionTopic.outputs.endpoint
+  }
+  {
+    name: code.completion_event_prefix
+    value: completionEventTypePrefix
   }
 ]
 
@@ -506,5 +535,6 @@ output CATALOG_RESOURCE_GROUP string = catalogResourceGroup
 output CATALOG_CONTAINER string = catalogContainer
 output CATALOG_SYSTEM_TOPIC_NAME string = catalogAccess.outputs.systemTopicName
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.name
+output COMPLETION_TOPIC_NAME string = completionTopic.outputs.name
 output EVENT_SUBSCRIPTION_PARAMETERS object = eventSubscriptionParameters
 output GEOCATALOG_ROLE string = empty(geoCatalogResourceId) ? 'NOT ASSIGNED: give the identity (IDENTITY_PRINCIPAL_ID) the "GeoCatalog Administrator" role on your GeoCatalog; see docs/deploy.md' : 'GeoCatalog Administrator on ${geoCatalogResourceId}'

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from ingest_core.errors import ServiceError
 from ingest_core.events import parse_blob_url
+from ingest_core.geoparquet import is_geoparquet_drop
 from ingest_core.job import Job, parse_time
 from ingest_core.routing import RoutingRule, match_rule
 from ingest_core.runtime import Runtime
@@ -23,8 +24,19 @@ def options_of(rule: RoutingRule) -> dict[str, bool]:
     return {"skipExistingItems": rule.skip_existing_items, "keepOriginalAssets": rule.keep_original_assets}
 
 
+def url_field(import_type: str) -> str:
+    """Where an ingestion definition of this import type names its source."""
+    return "stacGeoparquetUrl" if import_type == "StacGeoparquet" else "sourceCatalogUrl"
+
+
 def ensure_ingestion(
-    rt: Runtime, job: Job, collection_id: str, wanted: dict[str, bool], history: list[Job], created: bool
+    rt: Runtime,
+    job: Job,
+    collection_id: str,
+    wanted: dict[str, bool],
+    history: list[Job],
+    created: bool,
+    import_type: str = "StaticCatalog",
 ) -> tuple[str, str]:
     """The definition for (collection, catalog URL) and the options it has: from the ledger, adopted, or created."""
     wanted_text = json.dumps(wanted, sort_keys=True)
@@ -38,15 +50,15 @@ def ensure_ingestion(
         return known.ingestion_id, wanted_text
     if not created and job.attempts > 1:
         # An earlier attempt may have created it and died before recording it: look before creating again.
-        adopted = _find_ingestion(rt, collection_id, job.blob_url, wanted)
+        adopted = _find_ingestion(rt, collection_id, job.blob_url, wanted, import_type)
         if adopted:
             return adopted, wanted_text
-    return _create_ingestion(rt, collection_id, job.blob_url, wanted), wanted_text
+    return _create_ingestion(rt, collection_id, job.blob_url, wanted, import_type), wanted_text
 
 
-def _find_ingestion(rt: Runtime, collection_id: str, blob_url: str, wanted: dict[str, bool]) -> str:
+def _find_ingestion(rt: Runtime, collection_id: str, blob_url: str, wanted: dict[str, bool], import_type: str) -> str:
     for ing in rt.geocatalog.list_ingestions(collection_id):
-        if ing.get("sourceCatalogUrl") == blob_url and ing.get("status", "Ready") == "Ready":
+        if ing.get(url_field(import_type)) == blob_url and ing.get("status", "Ready") == "Ready":
             changed = {k: v for k, v in wanted.items() if ing.get(k) != v}
             if changed:  # the routing rule's options changed since the definition was made
                 rt.geocatalog.update_ingestion(collection_id, ing["id"], changed)
@@ -56,14 +68,19 @@ def _find_ingestion(rt: Runtime, collection_id: str, blob_url: str, wanted: dict
 
 
 def _create_ingestion(
-    rt: Runtime, collection_id: str, blob_url: str, wanted: dict[str, bool], display_name: str = ""
+    rt: Runtime,
+    collection_id: str,
+    blob_url: str,
+    wanted: dict[str, bool],
+    import_type: str = "StaticCatalog",
+    display_name: str = "",
 ) -> str:
     created = rt.geocatalog.create_ingestion(
         collection_id,
         {
-            "importType": "StaticCatalog",
+            "importType": import_type,
             "displayName": (display_name or f"drop {blob_url.rsplit('/', 2)[-2]}/{blob_url.rsplit('/', 1)[-1]}")[:100],
-            "sourceCatalogUrl": blob_url,
+            url_field(import_type): blob_url,
             **wanted,
         },
     )
@@ -83,10 +100,15 @@ def create_run(rt: Runtime, job: Job) -> dict:
     account, container, path = parse_blob_url(job.blob_url)
     rule = match_rule(rt.settings.rules_or_default(), account, container, path)
     wanted = options_of(rule) if rule else {"skipExistingItems": True, "keepOriginalAssets": False}
+    kind = (
+        "StacGeoparquet"
+        if is_geoparquet_drop(rt.settings.rules_or_default(), account, container, path)
+        else ("StaticCatalog")
+    )
     part = job.current_part()
     catalog_url = part.catalog_url if part else job.blob_url  # a split job's run reads its current part
-    ingestion_id = _find_ingestion(rt, job.collection_id, catalog_url, wanted) or _create_ingestion(
-        rt, job.collection_id, catalog_url, wanted
+    ingestion_id = _find_ingestion(rt, job.collection_id, catalog_url, wanted, kind) or _create_ingestion(
+        rt, job.collection_id, catalog_url, wanted, kind
     )
     parts = [replace(p, ingestion_id=ingestion_id) if p is part else p for p in job.parts]
     rt.ledger.update(job, ingestion_id=ingestion_id, **({"parts": parts} if part else {}))

@@ -83,6 +83,7 @@ class Job:
     last_error: str = ""
     error_where: str = ""
     warnings: list[str] = field(default_factory=list)
+    config_applied: str = ""  # JSON record of the collection configuration applied (issue 11)
     parts: list[Part] = field(default_factory=list)  # only for catalogs over MAX_ITEMS_PER_INGESTION
     lease_until: datetime | None = None
     next_attempt_at: datetime | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,7 +21,7 @@ from typing import Any
 
 from ingest_core.errors import IllegalTransition, RowExists, StaleJob, StaleRow, UnknownField
 from ingest_core.events import Drop
-from ingest_core.job import WRITABLE, Job, now_utc
+from ingest_core.job import WRITABLE, Job, now_utc, parse_time
 from ingest_core.states import TERMINAL, JobState, can_move
 from ingest_core.table_store import Op, TableStore
 
@@ -30,6 +31,9 @@ OPEN = "open"
 SOURCE_PARTITION = "source"
 LEGACY_JOB_PARTITION = "job"  # the previous layout: every job in one partition (see `migrate`)
 SLOT_PREFIX = "slot-"
+OUTBOX_PREFIX = "evt-"
+# A free slot lost to a racing instance is looked for again this often before the job queues.
+SLOT_TRIES = 8
 
 
 def _hash(text: str, n: int = 16) -> str:
@@ -64,10 +68,15 @@ class Claim:
 class Ledger:
     """The only code that writes job state."""
 
-    def __init__(self, store: TableStore, on_terminal: Callable[[Job], None] | None = None) -> None:
+    def __init__(
+        self, store: TableStore, on_terminal: Callable[[Job], None] | None = None, outbox: bool = False
+    ) -> None:
         self.store = store
-        # Called once a job reaches a terminal state (the report writer); never fails the transition.
+        # Called once a job reaches a terminal state (report, completion event); never fails the transition.
         self._on_terminal = on_terminal
+        # With completion events on, a job that ends leaves an outbox row (in the same transaction as its removal
+        # from `open`) until its event went out: reconcile retries exactly those, whatever the history holds.
+        self._outbox = outbox
 
     # -- reads ------------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
@@ -212,6 +221,9 @@ class Ledger:
             job.state = old
             raise StaleJob(job.job_id) from None
         ops = [Op("delete", {"PartitionKey": OPEN, "RowKey": job.job_id}, open_etag or None)]
+        if self._outbox:
+            ops.append(Op("upsert", {"PartitionKey": OPEN, "RowKey": OUTBOX_PREFIX + job.job_id, "kind": "outbox",
+                                     "job_id": job.job_id, "ended_at": now_utc().isoformat()}))  # fmt: skip
         held = self.store.get(OPEN, slot) if slot else None
         if held and held.get("holder") == job.job_id:
             ops.append(Op("replace", {**held, "holder": "", "since": ""}, held["_etag"]))
@@ -222,6 +234,24 @@ class Ledger:
             job.state = old
             raise StaleJob(job.job_id) from None
         job.row_etag = archived
+
+    def unsent_events(self, older_than: timedelta) -> list[Job]:
+        """Finished jobs whose completion event has not gone out, ended at least `older_than` ago."""
+        cutoff = now_utc() - older_than
+        jobs = []
+        for row in self.store.query(OPEN, kind="outbox"):
+            job = self.get(row["job_id"]) if (parse_time(row.get("ended_at")) or cutoff) <= cutoff else None
+            if job is not None and job.state.terminal:
+                jobs.append(job)
+        return jobs
+
+    def event_sent(self, job_id: str) -> None:
+        """The job's completion event went out: forget its outbox row."""
+        self.store.delete(OPEN, OUTBOX_PREFIX + job_id)
+
+    def event_pending(self, job_id: str) -> bool:
+        """True while the job's completion event has not gone out."""
+        return self.store.get(OPEN, OUTBOX_PREFIX + job_id) is not None
 
     def tidy(self, job_id: str) -> bool:
         """Remove an open row whose job already ended (a crash between archive and delete); True if removed."""
@@ -242,11 +272,11 @@ class Ledger:
         if job.slot:
             self.update(job, **changes)
             return True
-        for _ in range(3):  # another instance may take the slot we picked: look again
+        for _ in range(SLOT_TRIES):  # another instance may take the slot we picked: look again
             free = [s for s in self.slots(count) if not s.get("holder")]
             if not free:
                 return False
-            slot = free[0]
+            slot = random.choice(free)  # racing workers spread over the free slots instead of all taking the first
             self._check(job, changes)
             before = {k: getattr(job, k) for k in (*changes, "slot")}
             self._apply(job, {**changes, "slot": slot["RowKey"]})

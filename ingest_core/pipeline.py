@@ -13,8 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ingest_core.collection_config import collection_id_for
+from ingest_core.config_apply import apply_config, discover_config
 from ingest_core.errors import BlobNotFound, InvalidDrop, ServiceError, StaleJob
 from ingest_core.events import Drop, canonical_blob_url, container_url_of, parse_blob_url
+from ingest_core.geoparquet import geoparquet_preflight, is_geoparquet_drop, read_footer
 from ingest_core.ingestions import adopt_run, create_run, ensure_ingestion, options_of
 from ingest_core.job import Job, now_utc
 from ingest_core.parts import needs_split, split_job
@@ -41,7 +44,8 @@ def handle_drop(rt: Runtime, drop: Drop, replay: str = "", content: bytes | None
     if not watches_container(s.rules_or_default(), drop.account, drop.container):
         log.info("ignored %s: no routing rule watches %s/%s", drop.url, drop.account, drop.container)
         return None
-    if not drop.path.endswith(s.catalog_suffix):
+    parquet = is_geoparquet_drop(s.rules_or_default(), drop.account, drop.container, drop.path)
+    if not drop.path.endswith(s.catalog_suffix) and not parquet:
         log.debug("ignored %s: not a %s", drop.url, s.catalog_suffix)
         return None
     if not drop.etag:
@@ -171,25 +175,31 @@ def _prepare(rt: Runtime, job: Job, history: list[Job], content: bytes | None) -
     waiting = _not_ready(rt, job, rule, path)
     if waiting is not None:
         return _wait(rt, job, *waiting)
+    parquet = is_geoparquet_drop(s.rules_or_default(), account, container, path)
     try:
-        data = _read_catalog(rt, job, content)
+        data = read_footer(rt.storage, job.blob_url, s.catalog_max_bytes)[0] if parquet else None
+        data = data if parquet else _read_catalog(rt, job, content)
     except BlobNotFound:
         return rt.ledger.transition(job, JobState.SUPERSEDED, last_error="the blob was deleted before processing")
     if data is None:
         return rt.ledger.transition(job, JobState.SUPERSEDED, last_error="the blob changed before processing")
-    doc = parse_catalog(data, job.blob_url)
     reader = TreeReader(rt)
     reader.add(job.blob_url, data)
     container_url = container_url_of(job.blob_url)
-    ancestors = [canonical_blob_url(f"{container_url}/{a}") for a in ancestor_catalogs(rule, path)]
-    covering = covered_by(job.blob_url, ancestors, reader)
-    if covering:
-        return rt.ledger.transition(
-            job, JobState.IGNORED, last_error=f"covered by catalog {covering}: ingested through it, with its tree"
-        )
-    pf = preflight(job.blob_url, doc, container_url, reader, s.preflight_max_links)
+    if parquet:  # the footer says what the file holds
+        pf = geoparquet_preflight(job.blob_url, data, container_url)
+    else:
+        doc = parse_catalog(data, job.blob_url)
+        ancestors = [canonical_blob_url(f"{container_url}/{a}") for a in ancestor_catalogs(rule, path)]
+        covering = covered_by(job.blob_url, ancestors, reader)
+        if covering:
+            return rt.ledger.transition(
+                job, JobState.IGNORED, last_error=f"covered by catalog {covering}: ingested through it, with its tree"
+            )
+        pf = preflight(job.blob_url, doc, container_url, reader, s.preflight_max_links)
     if pf.missing:
         return _defer(rt, job, pf)
+    cfg = discover_config(rt, job.blob_url, rule, reader.add)  # validated before any call
     digest = reader.digest()
     twin = None if job.replay else _same_content_as(history, digest)
     if twin is not None:
@@ -200,28 +210,30 @@ def _prepare(rt: Runtime, job: Job, history: list[Job], content: bytes | None) -
             content_digest=digest,
             last_error=f"unchanged: same catalog, items and links as job {twin.job_id} ({twin.state.value})",
         )
-    collection_id = rule.collection_id(path, pf.catalog_id)
+    collection_id = collection_id_for(rule, path, pf.catalog_id, cfg)
     if not valid_collection_id(collection_id):
         raise InvalidDrop(
             f"collection id {collection_id!r} is invalid: use 3-32 letters, digits, '-' or '_' "
             "(set the catalog id or the routing rule's collection)"
         )
-    created = ensure_collection(rt, collection_id, rule, pf, job.blob_url, reader)
+    created = ensure_collection(rt, collection_id, rule, pf, job.blob_url, reader, cfg.collection)
+    applied = apply_config(rt, collection_id, cfg, rule)
     containers = sorted(pf.asset_containers, key=lambda c: c != container_url)
     source_ids = [rt.sources.ensure(c) for c in containers]
     earlier = _earlier_child_jobs(rt, pf)
     wanted = options_of(rule) | ({"skipExistingItems": True} if earlier else {})
-    if needs_split(rt, pf):  # over the service's per-ingestion limit: parts, one run each (ingest_core.parts)
+    kind = "StacGeoparquet" if parquet else "StaticCatalog"
+    if not parquet and needs_split(rt, pf):  # over the service's per-ingestion limit: parts (ingest_core.parts)
         ingestion = split_job(rt, job, pf, collection_id, wanted, created, containers, source_ids)
     else:
-        ingestion_id, options = ensure_ingestion(rt, job, collection_id, wanted, history, created)
+        ingestion_id, options = ensure_ingestion(rt, job, collection_id, wanted, history, created, kind)
         ingestion = {"ingestion_id": ingestion_id, "ingestion_options": options}
     notes = [f"child catalog {j.blob_url} was ingested earlier by job {j.job_id} ({j.state.value}); "
              "its items already in the collection are skipped" for j in earlier]  # fmt: skip
     return Plan(rule, {
         "content_digest": digest, "collection_id": collection_id, "source_ids": source_ids,
         "container_urls": containers, "total_items": pf.item_count, "warnings": notes + pf.warnings,
-        "last_error": "", "error_where": "", **ingestion,
+        "config_applied": applied, "last_error": "", "error_where": "", **ingestion,
     })  # fmt: skip
 
 

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest_core.completion import retry_unpublished
 from ingest_core.errors import IngestError, ServiceError, StaleJob
 from ingest_core.job import Job, now_utc
 from ingest_core.parts import follow_part, start_part
@@ -25,6 +26,7 @@ class Summary:
     finished: dict[str, str] = field(default_factory=dict)
     resumed: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    events_published: int = 0  # completion events that went out on this pass's retry
 
 
 def outcome(run: dict[str, Any]) -> tuple[JobState | None, str]:
@@ -101,6 +103,7 @@ def reconcile(rt: Runtime) -> Summary:
             log.warning("reconcile: job %s: %s: %s", job.job_id, type(exc).__name__, exc)
             summary.errors[job.job_id] = f"{type(exc).__name__}: {exc}"
             _give_up_if_stuck(rt, job.job_id, exc)
+    summary.events_published = retry_unpublished(rt.ledger, rt.completion)
     return summary
 
 

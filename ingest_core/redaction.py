@@ -66,3 +66,19 @@ def cap_text(text: str, limit: int) -> str:
     mark = TRUNCATION_MARK.format(n=len(text) - limit)
     keep = max(0, limit - len(mark))
     return text[:keep] + TRUNCATION_MARK.format(n=len(text) - keep)
+
+
+# Reports and events are read by people and automations: long texts are cut (visibly) so one huge service
+# message cannot bloat them.
+OUTPUT_TEXT_CAP = 8_000
+
+
+def scrub(value: Any) -> Any:
+    """`value` with every string redacted and capped, recursively (what leaves the app in a report or an event)."""
+    if isinstance(value, str):
+        return cap_text(redact(value), OUTPUT_TEXT_CAP)
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value

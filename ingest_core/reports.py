@@ -12,7 +12,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ContentSettin
 from ingest_core.connections import service_client
 from ingest_core.events import parse_blob_url
 from ingest_core.job import Job
-from ingest_core.redaction import cap_text, redact
+from ingest_core.redaction import scrub
 from ingest_core.states import JobState
 
 log = logging.getLogger(__name__)
@@ -37,24 +37,9 @@ def report_name(job: Job) -> str:
     return f"{container}/{path}/{job.job_id}.json"
 
 
-# A report is read by people: long texts are cut (visibly) so one huge service message cannot bloat it.
-REPORT_TEXT_CAP = 8_000
-
-
-def _clean(value: Any) -> Any:
-    """Every string redacted and capped, whatever the job holds in memory (it is redacted only when stored)."""
-    if isinstance(value, str):
-        return cap_text(redact(value), REPORT_TEXT_CAP)
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
 def build_report(job: Job) -> dict[str, Any]:
     """The report document for a job."""
-    return _clean(
+    return scrub(
         {
             "job": job.public(),
             "outcome": job.state.value,

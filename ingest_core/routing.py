@@ -19,6 +19,13 @@ class CollectionPolicy(str, Enum):
     REQUIRE = "require"  # never create: INVALID when it is missing
 
 
+class ConfigMode(str, Enum):
+    """How a drop's collection configuration meets what the collection already has."""
+
+    MERGE = "merge"  # create or replace what the drop names; leave everything else alone
+    REPLACE = "replace"  # also delete render options, mosaics and queryables the drop does not name
+
+
 class RoutingRule(BaseModel):
     """One rule. `collection` may hold `{catalog_id}` and `{folder}` (first path segment)."""
 
@@ -34,6 +41,9 @@ class RoutingRule(BaseModel):
     # A blob beside the catalog (e.g. "_SUCCESS") whose presence says the tree is complete: used instead of
     # waiting for the settle window.
     ready_marker: str | None = Field(default=None, alias="readyMarker", min_length=1, pattern=r"^[^/]+$")
+    config_mode: ConfigMode = Field(default=ConfigMode.MERGE, alias="configMode")
+    # A `.parquet` blob under this rule is a stac-geoparquet drop (importType StacGeoparquet).
+    stac_geoparquet: bool = Field(default=False, alias="stacGeoparquet")
 
     def covers(self, account: str, container: str, path: str) -> bool:
         """True when this rule's account, container and prefix match the blob."""

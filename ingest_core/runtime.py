@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest_core.completion import CompletionPublisher
+from ingest_core.connections import shared_session
 from ingest_core.geocatalog import CredentialToken, GeoCatalogClient, StaticToken
+from ingest_core.job import Job
 from ingest_core.ledger import Ledger
 from ingest_core.redaction import install_log_redaction
 from ingest_core.reports import ReportWriter
@@ -28,6 +31,7 @@ class Runtime:
     staging: CatalogStorage
     # Collections this process created or saw exist: no call for them on later drops.
     known_collections: set[str] = field(default_factory=set)
+    completion: CompletionPublisher | None = None  # the completion events (reconcile retries unpublished ones)
 
 
 def build_runtime(settings: Settings, credential: Any | None = None, store: TableStore | None = None) -> Runtime:
@@ -51,11 +55,20 @@ def build_runtime(settings: Settings, credential: Any | None = None, store: Tabl
         api_version=settings.geocatalog_api_version,
         max_retries=settings.http_max_retries,
         backoff_cap=settings.http_backoff_cap_seconds,
+        session=shared_session("geocatalog"),
     )
+    completion = CompletionPublisher(settings, credential)
+    reports = ReportWriter(settings.report_connection, settings.report_container, credential=credential)
+
+    def finished(job: Job) -> None:  # the report first: the event names it
+        reports(job)
+        completion.notify(ledger, job)
+
     ledger = Ledger(
         store or AzureTableStore(settings.ledger_connection, settings.ledger_table, credential=credential),
-        on_terminal=ReportWriter(settings.report_connection, settings.report_container, credential=credential),
+        on_terminal=finished,
+        outbox=completion.enabled,
     )
     staging = CatalogStorage(settings.report_connection, credential=credential)
     sources = Sources(settings, geocatalog, storage, ledger, staging=staging)
-    return Runtime(settings, storage, geocatalog, ledger, sources, staging)
+    return Runtime(settings, storage, geocatalog, ledger, sources, staging, completion=completion)

@@ -47,6 +47,10 @@ ENV_NAMES: dict[str, str] = {
     "http_backoff_cap_seconds": "HTTP_BACKOFF_CAP_SECONDS",
     "reconcile_schedule": "RECONCILE_SCHEDULE",
     "sweep_schedule": "SWEEP_SCHEDULE",
+    # issue 11: the completion event's topic
+    "completion_topic_endpoint": "COMPLETION_TOPIC_ENDPOINT",
+    "completion_topic_key": "COMPLETION_TOPIC_KEY",
+    "completion_event_prefix": "COMPLETION_EVENT_TYPE_PREFIX",
 }
 
 # Names the Functions host itself resolves in binding expressions (%NAME%); the
@@ -109,6 +113,10 @@ class Settings(BaseModel):
     http_backoff_cap_seconds: float = Field(default=30.0, gt=0)
     reconcile_schedule: str = "0 */1 * * * *"
     sweep_schedule: str = "0 */30 * * * *"
+    # issue 11: where completion events go (unset: no events); the key only for the local stand-in.
+    completion_topic_endpoint: str | None = Field(default=None, pattern=r"^https?://")
+    completion_topic_key: str | None = None
+    completion_event_prefix: str = Field(default="CatalogIngest", pattern=r"^[A-Za-z0-9][A-Za-z0-9.]{0,62}$")
 
     @field_validator("geocatalog_endpoint")
     @classmethod

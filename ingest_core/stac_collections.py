@@ -21,6 +21,7 @@ def ensure_collection(
     pf: Preflight,
     catalog_url: str,
     read: Callable[[str], dict[str, Any] | None],
+    configured: dict[str, Any] | None = None,
 ) -> bool:
     """Make sure the collection exists; True when this call created it (so it has no ingestions yet).
 
@@ -37,7 +38,8 @@ def ensure_collection(
             )
         rt.known_collections.add(collection_id)
         return False
-    from_file = (
+    # A collection.json found by the configuration search (config/ folders) wins over the one beside the catalog.
+    from_file = configured or (
         pf.catalog if pf.catalog.get("type") == "Collection" else read(sibling_url(catalog_url, "collection.json"))
     )
     if from_file is not None and not isinstance(from_file, dict):

@@ -21,13 +21,18 @@ from local_twin import processes
 from local_twin.azurite import Azurite, free_port, start_azurite
 from local_twin.hostloop import DELIVERIES_FILE, STATUS_FILE
 from local_twin.stackenv import FILE_NAME, PID_KEYS, read_stack_env, update_stack_env, write_stack_env
+from local_twin.topic import KEY_ENV
+from local_twin.topic import LISTENING as TOPIC_LISTENING
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = ROOT / ".local"
 LISTENING = re.compile(r"geocatalog emulator listening on (http://\S+)")
 # Which program each PID must still be before `down` signals it (PIDs get recycled).
 T = TypeVar("T")
-MARKERS = {"HOSTLOOP_PID": "local_twin", "EMULATOR_PID": "geocatalog_emulator", "AZURITE_PID": "azurite"}
+MARKERS = {"HOSTLOOP_PID": "local_twin", "EMULATOR_PID": "geocatalog_emulator", "AZURITE_PID": "azurite",
+           "TOPIC_PID": "local_twin.topic"}  # fmt: skip
+EVENTS_FILE = "events.jsonl"  # the completion topic stand-in's log (EVENTS_LOG)
+TOPIC_KEY = "local-topic-key"
 
 
 class StackError(RuntimeError):
@@ -144,6 +149,21 @@ def _start_emulator(opts: StackOptions, az: Azurite, env: Mapping[str, str], log
     return proc.pid, url
 
 
+def _start_topic(opts: StackOptions, env: Mapping[str, str], logs: Path, state_dir: Path) -> tuple[int, str]:
+    """The completion topic stand-in (local_twin/topic.py), appending each event to EVENTS_LOG."""
+    log = logs / "topic.log"
+    offset = log.stat().st_size if log.exists() else 0
+    cmd = [sys.executable, "-m", "local_twin.topic", "--host", opts.host, "--log", str(state_dir / EVENTS_FILE)]
+    proc = processes.spawn(cmd, log, {**_child_env(env), KEY_ENV: TOPIC_KEY}, ROOT)
+
+    def listening() -> str | None:
+        text = log.read_text(errors="replace")[offset:] if log.exists() else ""
+        m = re.search(re.escape(TOPIC_LISTENING) + r" (http://\S+)", text)
+        return m.group(1) if m else None
+
+    return proc.pid, _wait(listening, "the completion topic stand-in", opts.timeout, proc, log)
+
+
 def start_hostloop(state_dir: Path, env: Mapping[str, str], timeout: float = 60.0) -> int:
     """Start the host loop for a stack whose settings are in `env`; wait until its first scan."""
     status = state_dir / STATUS_FILE
@@ -171,7 +191,7 @@ def up(opts: StackOptions) -> dict[str, str]:
     logs = state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     # Azurite keeps everything in memory: a new stack starts with nothing delivered.
-    for name in (DELIVERIES_FILE, STATUS_FILE):
+    for name in (DELIVERIES_FILE, STATUS_FILE, EVENTS_FILE):
         (state_dir / name).unlink(missing_ok=True)
     started: list[tuple[str, int]] = []
     try:
@@ -183,6 +203,9 @@ def up(opts: StackOptions) -> dict[str, str]:
             service.create_container(opts.container)
         emulator_pid, emulator_url = _start_emulator(opts, az, settings, logs)
         started.append(("EMULATOR_PID", emulator_pid))
+        topic_pid, topic_url = _start_topic(opts, settings, logs, state_dir)
+        started.append(("TOPIC_PID", topic_pid))
+        settings.update(COMPLETION_TOPIC_ENDPOINT=topic_url, COMPLETION_TOPIC_KEY=TOPIC_KEY)
         values = {
             "GEOCATALOG_ENDPOINT": emulator_url,
             **settings,
@@ -195,6 +218,8 @@ def up(opts: StackOptions) -> dict[str, str]:
             "EMULATOR_PORT": emulator_url.rsplit(":", 1)[1].rstrip("/"),
             "AZURITE_PID": str(az.pid),
             "EMULATOR_PID": str(emulator_pid),
+            "EVENTS_LOG": str(state_dir / EVENTS_FILE),
+            "TOPIC_PID": str(topic_pid),
         }
         write_stack_env(stack_env_path(state_dir), values)
         hostloop_pid = start_hostloop(state_dir, values, opts.timeout)
@@ -247,6 +272,7 @@ def describe(values: Mapping[str, str], extra: Sequence[str] = ()) -> str:
             f"local twin up (state and logs in {state})",
             f"  Azurite      {values['AZURITE_BLOB_URL']}  (PID {values['AZURITE_PID']})",
             f"  GeoCatalog   {values['GEOCATALOG_ENDPOINT']}  (PID {values['EMULATOR_PID']})",
+            f"  events       {values.get('EVENTS_LOG', '-')}  (PID {values.get('TOPIC_PID', '-')})",
             f"  host loop    watching {values['TWIN_WATCHED_CONTAINERS']}  (PID {values['HOSTLOOP_PID']})",
             *extra,
             "Drop a catalog and watch it:",

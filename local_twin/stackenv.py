@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 FILE_NAME = "stack.env"
-PID_KEYS = ("HOSTLOOP_PID", "EMULATOR_PID", "AZURITE_PID")  # stop order: consumers first
+PID_KEYS = ("HOSTLOOP_PID", "TOPIC_PID", "EMULATOR_PID", "AZURITE_PID")  # stop order: consumers first
 
 
 def write_stack_env(path: Path, values: Mapping[str, str]) -> None:

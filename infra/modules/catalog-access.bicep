@@ -1,6 +1,7 @@
-// Everything on the catalog account (new or existing): the app identity's read-only data roles,
-// the poison queue the blob trigger writes to, and the Event Grid system topic. Deployed into the
-// catalog account's resource group.
+// Everything on the catalog account (new or existing): the app identity's read-only data roles
+// and the Event Grid system topic. Deployed into the catalog account's resource group. Nothing
+// here creates or changes a service of the user's account: the blob trigger's poison queue lives
+// on the app's own storage (CatalogStorage__queueServiceUri in main.bicep).
 
 @description('Name of the (existing by now) catalog storage account.')
 param accountName string
@@ -13,9 +14,6 @@ param appPrincipalId string
 param systemTopicName string
 
 var roles = loadJsonContent('../roles.json')
-// The Functions blob extension writes blobs that failed poisonBlobThreshold times to this queue on
-// the trigger connection's account (Microsoft.Azure.WebJobs.Extensions.Storage.Blobs HostQueueNames).
-var poisonQueueName = 'webjobs-blobtrigger-poison'
 
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: accountName
@@ -30,16 +28,6 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   parent: blobService
   name: c
 }]
-
-resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
-  parent: account
-  name: 'default'
-}
-
-resource poisonQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
-  parent: queueService
-  name: poisonQueueName
-}
 
 // Read + list on exactly the containers it ingests from (also bounds what its SAS can grant).
 resource containerReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for (c, i) in readableContainers: {
@@ -59,18 +47,6 @@ resource delegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: account
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDelegator)
-    principalId: appPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-// Queue access limited to the one poison queue, instead of the account-wide queue role the
-// Functions docs suggest for the blob trigger connection.
-resource poisonQueueWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(poisonQueue.id, appPrincipalId, roles.storageQueueDataContributor)
-  scope: poisonQueue
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
   }

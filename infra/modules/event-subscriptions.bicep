@@ -4,7 +4,7 @@
 //  - each additional watched container -> the Event Grid trigger.
 // The blobs_extension system key and the webhook handshake exist only once the code is deployed,
 // so main.bicep includes this module only when deployEventSubscription=true, and the azd postdeploy
-// hook (infra/scripts/postdeploy.sh) deploys it on its own after the first code deployment.
+// hook (infra/hooks/postdeploy.sh / postdeploy.ps1) deploys it on its own after the first code deployment.
 // Deployed into the catalog account's resource group (where the system topic lives).
 
 @description('Name of the Event Grid system topic on the catalog account.')
@@ -30,6 +30,11 @@ param maxDeliveryAttempts int = 30
 param eventTimeToLiveInMinutes int = 1440
 
 var contract = loadJsonContent('../contract.json')
+// Subscription names carry a hash of the app's id: two environments (apps) on one catalog account
+// get their own subscriptions instead of overwriting each other's webhook; the same app keeps
+// the same names on every run.
+var blobSubscriptionName = '${replace(contract.functions.blobTrigger, '_', '-')}-${uniqueString(functionAppId)}'
+var eventSubscriptionPrefix = replace(contract.functions.eventGridTrigger, '_', '-')
 var blobsExtensionKey = listKeys('${functionAppId}/host/default', '2024-04-01').systemKeys.blobs_extension
 var blobWebhookUrl = 'https://${functionAppHostName}/runtime/webhooks/blobs?functionName=Host.Functions.${contract.functions.blobTrigger}&code=${blobsExtensionKey}'
 
@@ -66,7 +71,7 @@ resource systemTopic 'Microsoft.EventGrid/systemTopics@2025-02-15' existing = {
 
 resource blobTriggerSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = {
   parent: systemTopic
-  name: replace(contract.functions.blobTrigger, '_', '-')
+  name: blobSubscriptionName
   properties: {
     destination: {
       endpointType: 'WebHook'
@@ -94,7 +99,8 @@ resource blobTriggerSubscription 'Microsoft.EventGrid/systemTopics/eventSubscrip
 
 resource eventTriggerSubscriptions 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = [for c in additionalWatchedContainers: {
   parent: systemTopic
-  name: take('${replace(contract.functions.eventGridTrigger, '_', '-')}-${c}', 64)
+  // The hash covers app and container, so cutting a long container name at 64 keeps names apart.
+  name: take('${eventSubscriptionPrefix}-${uniqueString(functionAppId, c)}-${c}', 64)
   properties: {
     destination: {
       endpointType: 'AzureFunction'

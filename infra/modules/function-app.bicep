@@ -12,11 +12,11 @@ param deploymentContainerUrl string
 @description('App settings as [{name, value}], built in main.bicep from contract.json.')
 param appSettings array
 @allowed([
-  '3.10'
   '3.11'
   '3.12'
+  '3.13'
 ])
-param pythonVersion string = '3.11'
+param pythonVersion string = '3.13'
 @minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 100

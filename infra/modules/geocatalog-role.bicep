@@ -7,7 +7,7 @@ param appPrincipalId string
 
 var roles = loadJsonContent('../roles.json')
 
-resource geoCatalog 'Microsoft.Orbital/geoCatalogs@2025-02-11-preview' existing = {
+resource geoCatalog 'Microsoft.Orbital/geoCatalogs@2026-04-15' existing = {
   name: geoCatalogName
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -30,3 +31,18 @@ def sample_container(azurite: Any, unique: str) -> dict[str, str]:
     name = f"contract-{unique}"
     url = upload_directory(azurite.connection_string, name, SAMPLE_CATALOG)
     return {"name": name, "url": url, "sas": container_sas(azurite.connection_string, name)}
+
+
+def collection_body(collection_id: str) -> dict:
+    """The sample collection.json under another id."""
+    body = json.loads((SAMPLE_CATALOG / "collection.json").read_text())
+    return {**body, "id": collection_id}
+
+
+@pytest.fixture
+def collection_id(client: Any, unique: str) -> str:
+    """A fresh collection created through the LRO."""
+    cid = f"contract-{unique}"
+    poller = client.stac.begin_create_collection(collection_body(cid))
+    assert poller.result() is None and poller.status() == "Succeeded"
+    return cid

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.planetarycomputer import models as m
 
-from geocatalog_emulator.testing import SAMPLE_CATALOG, wait_for
+from geocatalog_emulator.testing import wait_for
+from tests.contract.conftest import collection_body
 
 SAMPLE_ITEMS = 6
-
-
-def collection_body(collection_id: str) -> dict:
-    """The sample collection.json under another id."""
-    body = json.loads((SAMPLE_CATALOG / "collection.json").read_text())
-    return {**body, "id": collection_id}
 
 
 def sas_source(url: str, token: str) -> m.SharedAccessSignatureTokenIngestionSource:
@@ -33,15 +27,6 @@ def finished_run(client, collection_id: str, ingestion_id: str, run_id: str) -> 
         return run if run.operation.status in ("Succeeded", "Failed", "Canceled") else None
 
     return wait_for(done, what=f"run {run_id}")
-
-
-@pytest.fixture
-def collection_id(client, unique) -> str:
-    """A fresh collection created through the LRO."""
-    cid = f"contract-{unique}"
-    poller = client.stac.begin_create_collection(collection_body(cid))
-    assert poller.result() is None and poller.status() == "Succeeded"
-    return cid
 
 
 def test_create_collection_lro_completes_and_is_readable(client, collection_id):

@@ -54,5 +54,5 @@ def test_demo_finds_every_sample_item_and_tears_down(tmp_path: Path) -> None:
     assert "SUCCEEDED" in out
     assert f"{n} of {n} sample items found through STAC search" in out
     pids = {int(pid) for pid in re.findall(r"\(PID (\d+)\)", out)}
-    assert len(pids) == 3 and not [pid for pid in pids if alive(pid)]
+    assert len(pids) == len(PID_KEYS) and not [pid for pid in pids if alive(pid)]
     assert not (tmp_path / "stack.env").exists()

@@ -86,11 +86,14 @@ class Twin:
         with table:
             try:
                 rows = list(table.query_entities("kind eq 'job'"))
+                pending = {r["job_id"] for r in table.query_entities("kind eq 'outbox'")}
             except ResourceNotFoundError:  # the first claim creates the table
                 return []
             # A finished row (blob partition) wins over an open one a crash may have left behind.
             rows.sort(key=lambda r: r["PartitionKey"] != "open")
             jobs = {r["RowKey"]: Job.from_entity({**r, "_etag": ""}).public() for r in rows}
+            for job_id, job in jobs.items():  # the ledger keeps an outbox row while a job's event is pending
+                job["event_published"] = job_id not in pending
             return list(jobs.values())
 
     def job(self, blob: BlobClient) -> dict[str, Any] | None:

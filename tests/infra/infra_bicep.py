@@ -4,11 +4,16 @@ pycep turns a file into nested dicts; identifiers and string literals both come 
 strings, so a string that names a parameter or variable of the file is read as a reference.
 Evaluation covers what our templates use for names and wiring: literals, parameters (kept as
 `Param` markers), variables, loadJsonContent(), property and index access into JSON, string
-interpolation, and string()/json() (transparent). Anything else becomes `Opaque`.
+interpolation, string()/json() (transparent), replace(), take() and uniqueString() (a stand-in hash:
+deterministic and different for different inputs, like ARM's, but not ARM's value). Parameters can be
+bound to values (`Template(path, bindings={...})`) to evaluate a name as a deployment would.
+Anything else becomes `Opaque`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -81,6 +86,7 @@ class Template:
     """One parsed Bicep file and an evaluator over its parameters and variables."""
 
     path: Path
+    bindings: dict[str, Any] = field(default_factory=dict)
     doc: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -134,7 +140,7 @@ class Template:
 
     def _eval_name_or_literal(self, s: str) -> Any:
         if s in self.params:
-            return Param(s)
+            return self.bindings.get(s, Param(s))
         if s in self.variables:
             return self.eval(self.variables[s]["value"])
         if "${" in s:
@@ -147,6 +153,11 @@ class Template:
             return load_json(self.path.parent / args["file_path"])
         if kind in _TRANSPARENT:
             return self.eval(args[_TRANSPARENT[kind]])
+        if kind in _STRING_FUNCTIONS:
+            values = [self.eval(v) for v in args.values()]
+            if all(isinstance(v, str | int) for v in values):
+                return _STRING_FUNCTIONS[kind](*values)
+            return Opaque(f"{kind}({', '.join(_render(v) for v in values)})")
         if kind == "list_func":  # listKeys(id, version): keep the id, the key name follows as a path
             return Opaque(f"{args['func_name']}({self.text(args['resource_identifier'])}, {args['api_version']})")
         return Opaque(f"{kind}(...)")
@@ -165,6 +176,19 @@ class Template:
                 value = value[key]
             return value
         return Opaque(op["type"])
+
+
+def _unique_string(*parts: str) -> str:
+    """Stand-in for ARM uniqueString(): 13 lowercase base32 characters of a hash of the parts."""
+    digest = hashlib.sha256("|".join(parts).encode()).digest()
+    return base64.b32encode(digest).decode().lower()[:13]
+
+
+_STRING_FUNCTIONS: dict[str, Any] = {
+    "replace": lambda s, old, new: s.replace(old, new),
+    "take": lambda s, n: s[:n],
+    "unique_string": _unique_string,
+}
 
 
 def _access_chain(op: dict[str, Any]) -> tuple[Any, list[Any]]:

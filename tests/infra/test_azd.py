@@ -1,20 +1,13 @@
-"""azure.yaml and the postdeploy hook (phase 2) line up with main.bicep; the hook runs against fake az/azd."""
+"""azure.yaml lines up with main.bicep and the hooks; azd can restore the app as it is."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import stat
-import subprocess
-from pathlib import Path
 
-from infra_bicep import INFRA, ROOT, body, main, module
+from infra_bicep import INFRA, ROOT, body, module
 
 AZURE_YAML = ROOT / "azure.yaml"
-HOOK = INFRA / "scripts" / "postdeploy.sh"
-# Variables azd itself puts in every environment.
-AZD_BUILTINS = {"AZURE_RESOURCE_GROUP", "AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_SUBSCRIPTION_ID"}
+HOOK_NAMES = ("preprovision", "postdeploy", "postdown")
 
 
 def test_azure_yaml_points_at_the_app_and_infra() -> None:
@@ -27,85 +20,67 @@ def test_azure_yaml_points_at_the_app_and_infra() -> None:
     fn = module("function-app")
     tags = body(fn.resources["site"])["tags"]["function"]  # union(tags, {'azd-service-name': ...})
     assert tags["type"] == "union" and fn.eval(tags["parameters"]["arg_2"]) == {"azd-service-name": service.group(1)}
-    hook = re.search(r"^\s+run: (\S+)$", text, re.M)
-    assert hook and (ROOT / hook.group(1)) == HOOK
 
 
-def test_hook_is_an_executable_posix_script() -> None:
-    assert HOOK.stat().st_mode & stat.S_IXUSR
-    subprocess.run(["sh", "-n", str(HOOK)], check=True)
+def _hooks(text: str) -> dict[str, dict[str, dict[str, str]]]:
+    """hook -> platform -> {shell, run, ...}, from the `hooks:` block of azure.yaml."""
+    block = text[text.index("\nhooks:\n") :]
+    hooks: dict[str, dict[str, dict[str, str]]] = {}
+    hook = platform = None
+    for line in block.splitlines()[2:]:
+        if m := re.fullmatch(r"  (\w+):", line):
+            hook, platform = m.group(1), None
+            hooks[hook] = {}
+        elif m := re.fullmatch(r"    (\w+):", line):
+            platform = m.group(1)
+            hooks[hook][platform] = {}
+        elif m := re.fullmatch(r"      (\w+): (.+)", line):
+            assert platform, f"azure.yaml: hook {hook} has `{m.group(1)}` outside posix/windows"
+            hooks[hook][platform][m.group(1)] = m.group(2)
+        elif re.fullmatch(r"    (\w+): .*", line):
+            raise AssertionError(f"azure.yaml: hook {hook} has a top-level setting: {line.strip()}")
+    return hooks
 
 
-def test_hook_reads_only_values_main_outputs() -> None:
-    required = set(re.findall(r'^: "\$\{(\w+):\?', HOOK.read_text(), re.M))
-    outputs = set(main().doc["outputs"])
-    assert required - AZD_BUILTINS <= outputs, f"hook needs {required - AZD_BUILTINS - outputs}, main.bicep lacks them"
-    mapped = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]["deployEventSubscription"]
-    assert "DEPLOY_EVENT_SUBSCRIPTION" in mapped["value"]
+def test_every_hook_has_a_posix_and_a_windows_twin() -> None:
+    """A platform without its own entry falls back to the top-level one; there must be none to fall back to."""
+    hooks = _hooks(AZURE_YAML.read_text())
+    assert set(hooks) == set(HOOK_NAMES)
+    for name, platforms in hooks.items():
+        assert set(platforms) == {"posix", "windows"}, name
+        posix, windows = platforms["posix"], platforms["windows"]
+        assert posix["shell"] == "sh" and posix["run"] == f"infra/hooks/{name}.sh"
+        assert windows["shell"] == "pwsh" and windows["run"] == f"infra/hooks/{name}.ps1"
+        for entry in (posix, windows):
+            assert (ROOT / entry["run"]).is_file(), entry["run"]
+            assert entry["continueOnError"] == "false", name
 
 
-def _fake_bin(tmp: Path, key_after: int) -> Path:
-    """az/azd stand-ins that log their arguments; the key shows up on the `key_after`-th poll."""
-    bin_dir = tmp / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "az").write_text(
-        f"""#!/bin/sh
-echo "az $*" >> "{tmp}/calls"
-case "$*" in
-  "functionapp keys list"*)
-    n=$(cat "{tmp}/polls" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > "{tmp}/polls"
-    [ "$n" -ge {key_after} ] && echo SECRET-KEY ;;
-  "deployment group create"*)
-    for a in "$@"; do case "$a" in @*) cp "${{a#@}}" "{tmp}/params.json" ;; esac; done ;;
-esac
-exit 0
-"""
-    )
-    (bin_dir / "azd").write_text(f'#!/bin/sh\necho "azd $*" >> "{tmp}/calls"\n')
-    (bin_dir / "curl").write_text("#!/bin/sh\nexit 0\n")
-    for f in bin_dir.iterdir():
-        f.chmod(0o755)
-    return bin_dir
+def test_azd_restore_finds_no_pyproject() -> None:
+    """azd (1.23.7+) runs `pip install .` when pyproject.toml exists; this app is not a package."""
+    assert not (ROOT / "pyproject.toml").exists()
+    assert (ROOT / "requirements.txt").is_file()
+    # Tool settings moved to their own files and still apply.
+    assert "line-length = 120" in (ROOT / "ruff.toml").read_text()
+    assert re.search(r"^testpaths = tests$", (ROOT / "pytest.ini").read_text(), re.M)
 
 
-def _run_hook(tmp: Path, key_after: int, **env: str) -> subprocess.CompletedProcess[str]:
-    values = {"systemTopicName": "evgt-x", "catalogContainer": "catalogs", "additionalWatchedContainers": ["more"]}
-    full_env = {
-        "PATH": f"{_fake_bin(tmp, key_after)}:{os.environ['PATH']}",
-        "AZURE_RESOURCE_GROUP": "rg-app",
-        "AZURE_FUNCTION_APP_NAME": "func-x",
-        "FUNCTION_APP_HOSTNAME": "func-x.azurewebsites.net",
-        "CATALOG_RESOURCE_GROUP": "rg-data",
-        "EVENT_SUBSCRIPTION_PARAMETERS": json.dumps(values),
-        "KEY_POLL_SECONDS": "0",
-        **env,
-    }
-    return subprocess.run(["sh", str(HOOK)], env=full_env, capture_output=True, text=True, timeout=30, check=False)
+def test_python_version_is_one_flex_runs_and_the_code_supports() -> None:
+    from infra_bicep import main
+
+    for tpl in (main(), module("function-app")):
+        param = tpl.params["pythonVersion"]
+        allowed = next(d["argument"] for d in param["decorators"] if d["type"] == "allowed")
+        assert allowed == ["3.11", "3.12", "3.13"]
+        assert tpl.param_default("pythonVersion") == "3.13"
+    assert (INFRA / "main.parameters.json").read_text().count("${FUNCTION_APP_PYTHON_VERSION=3.13}") == 1
 
 
-def test_hook_waits_for_the_key_then_deploys_the_module(tmp_path: Path) -> None:
-    proc = _run_hook(tmp_path, key_after=3)
-    assert proc.returncode == 0, proc.stderr
-    assert "SECRET-KEY" not in proc.stdout + proc.stderr
-    calls = (tmp_path / "calls").read_text().splitlines()
-    assert sum("functionapp keys list" in c for c in calls) == 3
-    deploy = next(c for c in calls if c.startswith("az deployment group create"))
-    assert "-g rg-data" in deploy and str(INFRA / "modules" / "event-subscriptions.bicep") in deploy.replace(
-        "/scripts/../", "/"
-    )
-    params = json.loads((tmp_path / "params.json").read_text())["parameters"]
-    assert params["additionalWatchedContainers"] == {"value": ["more"]}
-    assert calls[-1] == "azd env set DEPLOY_EVENT_SUBSCRIPTION true"
-
-
-def test_hook_gives_up_with_a_hint(tmp_path: Path) -> None:
-    proc = _run_hook(tmp_path, key_after=99, KEY_WAIT_SECONDS="0")
-    assert proc.returncode == 1
-    assert "azd hooks run postdeploy" in proc.stderr
-    assert "deployment group create" not in (tmp_path / "calls").read_text()
-
-
-def test_hook_is_a_no_op_once_main_owns_the_subscriptions(tmp_path: Path) -> None:
-    proc = _run_hook(tmp_path, key_after=1, DEPLOY_EVENT_SUBSCRIPTION="true")
-    assert proc.returncode == 0
-    assert not (tmp_path / "calls").exists()
+def test_docs_name_the_azd_version_and_hooks_the_template_needs() -> None:
+    """remoteBuild for Flex (azure.yaml) needs azd 1.23.5; the docs must not promise less."""
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    assert "remoteBuild: true" in AZURE_YAML.read_text()
+    assert "**1.23.5 or newer**" in docs
+    assert not re.search(r"azd\]\([^)]*\) 1\.(1?\d|2[0-2])\b", docs), "an older minimum azd version is still named"
+    for name in HOOK_NAMES:
+        assert f"| `{name}` |" in docs, f"docs/deploy.md does not describe the {name} hook"

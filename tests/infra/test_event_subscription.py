@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -140,3 +141,30 @@ def test_phase_two_is_opt_in() -> None:
     tpl = main()
     assert tpl.modules["eventSubscriptions"]["config"]["condition"] == "deployEventSubscription"
     assert tpl.param_default("deployEventSubscription") is False
+
+
+def _names(app_id: str) -> dict[str, str]:
+    """The subscription names event-subscriptions.bicep gives for one app (extra containers: `c` = 'more')."""
+    tpl = Template(module("event-subscriptions").path, bindings={"functionAppId": app_id})
+    names = {
+        k: tpl.eval(body(tpl.resources[k])["name"]) for k in ("blobTriggerSubscription", "eventTriggerSubscriptions")
+    }
+    assert all(isinstance(n, str) for n in names.values()), f"names did not evaluate: {names}"
+    return names
+
+
+def test_subscription_names_are_unique_per_app_and_stable() -> None:
+    """Two environments on one catalog account must not overwrite each other's webhook subscription."""
+    site = "/subscriptions/s/resourceGroups/rg-{0}/providers/Microsoft.Web/sites/func-{0}"
+    first, second = _names(site.format("a")), _names(site.format("b"))
+    for kind in first:
+        assert first[kind] != second[kind], kind
+    assert _names(site.format("a")) == first, "a second run must keep the same names (or it adds subscriptions)"
+    for name in (*first.values(), *second.values()):
+        # Event Grid: 3-64 characters, letters, digits and hyphens.
+        assert re.fullmatch(r"[A-Za-z0-9-]{3,64}", name), name
+
+
+def test_geocatalog_is_referenced_on_the_ga_api_version() -> None:
+    (decl,) = module("geocatalog-role").resources_of_type("Microsoft.Orbital/geoCatalogs").values()
+    assert decl["api_version"] == "2026-04-15"

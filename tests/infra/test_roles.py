@@ -21,7 +21,7 @@ FORBIDDEN_ROLE_IDS = {
 }
 # Files that grant on the catalog account (the user's data).
 CATALOG_FILES = {"catalog-access", "catalog-account"}
-CATALOG_ROLES = {"storageBlobDataReader", "storageBlobDelegator", "storageQueueDataContributor"}
+CATALOG_ROLES = {"storageBlobDataReader", "storageBlobDelegator"}
 
 
 class Grant(NamedTuple):
@@ -46,18 +46,14 @@ EXPECTED = {
     Grant("app-storage", "storageBlobDataReader", CONTAINER, "deadLetterContainer", "operatorPrincipalId"),
     # Identity-based Application Insights ingestion.
     Grant("monitoring", "monitoringMetricsPublisher", "Microsoft.Insights/components", "appInsights", "appPrincipalId"),
-    # Catalog account: read the watched/readable containers, mint user-delegation keys, poison queue.
+    # Catalog account: read the watched/readable containers, mint user-delegation keys. (The blob
+    # trigger's poison queue is on the app storage, under the account-wide queue role above.)
     Grant("catalog-access", "storageBlobDataReader", CONTAINER, "containers", "appPrincipalId"),
     Grant("catalog-access", "storageBlobDelegator", STORAGE, "account", "appPrincipalId"),
-    Grant(
-        "catalog-access",
-        "storageQueueDataContributor",
-        f"{STORAGE}/queueServices/queues",
-        "poisonQueue",
-        "appPrincipalId",
-    ),
     # Event Grid's own identity writes dead letters into one container of the app's storage.
     Grant("deadletter-access", "storageBlobDataContributor", CONTAINER, "deadLetterContainer", "topicPrincipalId"),
+    # Completion events: the app identity may only send to its own custom topic.
+    Grant("completion-topic", "eventGridDataSender", "Microsoft.EventGrid/topics", "topic", "appPrincipalId"),
     # GeoCatalog data plane (only when geoCatalogResourceId is given).
     Grant(
         "geocatalog-role", "geoCatalogAdministrator", "Microsoft.Orbital/geoCatalogs", "geoCatalog", "appPrincipalId"
@@ -103,7 +99,7 @@ def test_role_list_is_the_reviewed_list(roles: dict[str, str]) -> None:
 def test_no_broad_roles_anywhere(roles: dict[str, str]) -> None:
     assert not FORBIDDEN_ROLE_IDS.keys() & set(roles.values())
     for path in INFRA.rglob("*"):
-        if path.is_file() and path.suffix in {".bicep", ".json", ".sh"}:
+        if path.is_file() and path.suffix in {".bicep", ".json", ".sh", ".ps1"}:
             text = path.read_text().lower()
             for role_id, name in FORBIDDEN_ROLE_IDS.items():
                 assert role_id not in text, f"{path.relative_to(INFRA)} mentions {name}"
@@ -113,22 +109,17 @@ def test_no_write_on_catalog_data(roles: dict[str, str]) -> None:
     for grant, _, _ in _grants(roles):
         if grant.file in CATALOG_FILES:
             assert grant.role in CATALOG_ROLES, f"{grant.role} on the catalog account"
-        if grant.role == "storageQueueDataContributor" and grant.file in CATALOG_FILES:
-            assert grant.scope_type.endswith("/queues"), "queue writes are scoped to the poison queue only"
         if grant.role in {"storageBlobDataContributor", "storageBlobDataOwner"}:
             assert grant.file not in CATALOG_FILES
 
 
 def test_scoped_grants_target_the_intended_child() -> None:
-    """The container/queue-scoped grants land on the dead-letter container and the poison queue."""
+    """The container-scoped grants land on the dead-letter container."""
     dead = module("deadletter-access")
     assert dead.eval(body(dead.resources["deadLetterContainer"])["name"]) == Param("deadLetterContainerName")
     tpl = main()
     dead_letter = tpl.eval(body(tpl.modules["deadLetterAccess"])["params"]["deadLetterContainerName"])
     assert dead_letter == tpl.eval(body(tpl.modules["appStorage"])["params"]["deadLetterContainerName"])
-    catalog = module("catalog-access")
-    # The Functions blob extension's fixed poison queue name.
-    assert catalog.eval(body(catalog.resources["poisonQueue"])["name"]) == "webjobs-blobtrigger-poison"
 
 
 def test_service_principals_are_typed(roles: dict[str, str]) -> None:
@@ -149,3 +140,19 @@ def test_catalog_account_is_keyless() -> None:
         assert props["allowSharedKeyAccess"] is False, name
         assert props["allowBlobPublicAccess"] is False, name
         assert props["minimumTlsVersion"] == "TLS1_2", name
+
+
+def test_no_service_of_the_catalog_account_is_created_or_changed() -> None:
+    """A user's account keeps its services as they are; premium block blob accounts have no queue service at all."""
+    checked = 0
+    for name in CATALOG_FILES:
+        tpl = module(name)
+        for symbol, decl in tpl.resources.items():
+            assert "queueServices" not in decl["type"], f"{name}.bicep declares {symbol} ({decl['type']})"
+            checked += 1
+    access = module("catalog-access")
+    # On an existing account only references (`existing`), role assignments and the system topic.
+    for symbol, decl in access.resources.items():
+        if decl["type"].startswith(STORAGE):
+            assert decl["existing"], f"catalog-access.bicep changes {symbol} ({decl['type']})"
+    assert checked >= 5

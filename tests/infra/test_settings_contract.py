@@ -13,7 +13,8 @@ from ingest_core import settings as code_settings
 
 # Suffixes of the identity-based connection settings the Functions host reads (prefix__suffix).
 HOST_STORAGE_SUFFIXES = {"credential", "clientId", "blobServiceUri", "queueServiceUri", "tableServiceUri"}
-# The blob trigger's connection also needs the queue URI: its poison queue lives on that account.
+# The blob trigger's connection also needs a queue URI (for its poison queue); it points at the
+# app's own storage, see test_poison_queue_lives_on_the_app_storage.
 TRIGGER_CONNECTION_SUFFIXES = {"credential", "clientId", "blobServiceUri", "queueServiceUri"}
 # Flex Consumption rejects these; the runtime is set in functionAppConfig.
 FORBIDDEN = {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "AzureWebJobsStorage", "CatalogStorage"}
@@ -154,3 +155,41 @@ def test_azd_parameter_file_matches_main(tpl: Template) -> None:
         bicep_default = tpl.param_default(name)
         expected = str(bicep_default).lower() if isinstance(bicep_default, bool) else str(bicep_default)
         assert m.group(2) == expected, f"{name}: main.parameters.json default {m.group(2)!r} != main.bicep {expected!r}"
+
+
+def test_poison_queue_lives_on_the_app_storage(app_settings: dict[str, Any]) -> None:
+    """The blob extension keeps its poison queue at the trigger connection's queue URI: the app's account,
+    never the user's catalog account (which may have no queue service)."""
+    trigger = code_settings.BLOB_TRIGGER_CONNECTION
+    queue = app_settings[f"{trigger}__queueServiceUri"]
+    assert queue == app_settings["AzureWebJobsStorage__queueServiceUri"]
+    assert (
+        ".queue." in queue and queue.split(".")[0] == app_settings["AzureWebJobsStorage__blobServiceUri"].split(".")[0]
+    )
+
+
+def test_routing_rules_are_an_array_parameter_that_reaches_the_setting_as_json(tpl: Template) -> None:
+    """azd parses array parameters as JSON (a string parameter gets `"` pasted in raw); string() renders JSON."""
+    param = tpl.params["routingRules"]
+    assert param["type"] == "array" and param["default"] == []
+    mapped = load_json(INFRA / "main.parameters.json")["parameters"]["routingRules"]["value"]
+    assert mapped == "${ROUTING_RULES=[]}"
+    name = code_settings.ENV_NAMES["routing_rules"]
+    (entry,) = [e for e in tpl.variables["appSettings"]["value"] if tpl.eval(e["name"]) == name]
+    assert entry["value"] == {"function": {"type": "string", "parameters": {"value_to_convert": "routingRules"}}}
+    # What azd (1.23.4+) does with ROUTING_RULES for an array param, then ARM's string() (compact JSON),
+    # then the code reading the app setting.
+    value = '[{"container": "catalogs", "prefix": "naip/", "collection": "naip-2024"}]'
+    substituted = re.sub(r"\$\{ROUTING_RULES=\[\]\}", lambda _: value, mapped)
+    setting = json.dumps(json.loads(substituted), separators=(",", ":"))
+    env = {
+        code_settings.ENV_NAMES["geocatalog_endpoint"]: "https://gc.example",
+        code_settings.ENV_NAMES["catalog_connection"]: "https://a.blob.core.windows.net",
+        code_settings.ENV_NAMES["ledger_connection"]: "https://a.table.core.windows.net",
+        code_settings.ENV_NAMES["report_connection"]: "https://a.blob.core.windows.net",
+        code_settings.ENV_NAMES["routing_rules"]: setting,
+    }
+    settings = code_settings.load_settings(env)
+    assert [(r.container, r.prefix, r.collection) for r in settings.routing_rules] == [
+        ("catalogs", "naip/", "naip-2024")
+    ]

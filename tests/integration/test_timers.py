@@ -17,6 +17,7 @@ from tests.integration.twin_helpers import (
     drop,
     fresh_emulator,
     new_container,
+    reconcile_until,
     runtime_for,
     upload_catalog,
 )
@@ -25,17 +26,6 @@ from tests.integration.twin_helpers import (
 @pytest.fixture(autouse=True)
 def _clean(emulator):
     fresh_emulator(emulator)
-
-
-def reconcile_until(rt, job_id, predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        reconcile(rt)
-        job = rt.ledger.get(job_id)
-        if predicate(job):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} stuck in {rt.ledger.get(job_id).state}")
 
 
 def test_runs_over_the_cap_queue_and_start_when_a_slot_frees(azurite, emulator):

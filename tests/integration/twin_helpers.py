@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -13,6 +15,7 @@ from ingest_core.events import Drop, drop_from_blob_trigger
 from ingest_core.job import Job
 from ingest_core.ledger import OPEN
 from ingest_core.pipeline import handle_drop
+from ingest_core.reconcile import reconcile
 from ingest_core.runtime import Runtime, build_runtime
 from ingest_core.settings import Settings
 
@@ -129,3 +132,15 @@ def force(rt: Runtime, job: Job, **fields: Any) -> Job:
         setattr(job, key, value)
     job.row_etag = rt.ledger.store.replace(job.to_entity(OPEN), job.row_etag)
     return job
+
+
+def reconcile_until(rt: Runtime, job_id: str, predicate: Callable[[Job], bool], timeout: float = 30.0) -> Job:
+    """Run reconcile passes until the job satisfies `predicate`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reconcile(rt)
+        job = rt.ledger.get(job_id)
+        if job is not None and predicate(job):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} stuck in {rt.ledger.get(job_id).state}")

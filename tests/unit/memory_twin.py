@@ -61,6 +61,13 @@ class MemoryStorage:
         base = container_url.rstrip("/") + "/" + prefix
         return [self.changed[u] for u in self.blobs if u.startswith(base)]
 
+    def list_folder(self, container_url: str, folder: str, max_names: int) -> list[str]:
+        """Names directly in `folder`, sub-folders ending in '/'."""
+        base = container_url.rstrip("/") + "/" + folder
+        names = sorted({u[len(base) :].split("/", 1)[0] + ("/" if "/" in u[len(base) :] else "")
+                        for u in self.blobs if u.startswith(base)})  # fmt: skip
+        return names[:max_names]
+
     def exists(self, url: str) -> bool:
         """True when the blob exists."""
         return url in self.blobs

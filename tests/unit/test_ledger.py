@@ -198,3 +198,21 @@ def test_texts_are_capped_with_a_visible_mark_and_secrets_redacted(ledger):
     assert len(row["last_error"]) <= 8_000 and "truncated" in row["last_error"]
     assert len(row["warnings"]) <= 30_000 and "more]" in ledger.get(job.job_id).warnings[-1]
     assert "c2VjcmV0" not in str(row)
+
+
+def test_racing_instances_all_get_a_slot_while_slots_are_free():
+    store = MemoryTableStore()
+    ledgers = [Ledger(store) for _ in range(8)]
+    jobs = [ledgers[i].claim(drop(f"e{i}", url=f"{URL}{i}"), lease_seconds=60).job for i in range(8)]
+    got, barrier = [], threading.Barrier(8)
+
+    def start(i: int) -> None:
+        barrier.wait()
+        got.append(ledgers[i].take_slot(jobs[i], 100, run_requested_at=now_utc()))
+
+    threads = [threading.Thread(target=start, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [True] * 8 and len({j.slot for j in jobs}) == 8
