@@ -25,7 +25,7 @@ def sweep(rt: Runtime) -> list[str]:
     """
     try:
         sweep_staging(rt)
-    except TransientError as exc:  # next sweep; the sources still get their turn
+    except (TransientError, ServiceError) as exc:  # next sweep (or a missing role); the sources still get their turn
         log.warning("sweep: staging blobs: %s", exc)
     now = now_utc()
     ttl = timedelta(hours=rt.settings.stale_source_ttl_hours)
