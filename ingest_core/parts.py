@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest_core.errors import InvalidDrop
+from ingest_core.errors import InvalidDrop, ServiceError
 from ingest_core.ingestions import _create_ingestion, adopt_run, create_run
 from ingest_core.job import Job, Part, now_utc
 from ingest_core.redaction import cap_text
@@ -180,8 +180,11 @@ def follow_part(rt: Runtime, job: Job, run: dict[str, Any], state: JobState | No
 
 def start_part(rt: Runtime, job: Job, fresh: bool = False) -> Job:
     """Start the current part's run: adopt the one an earlier attempt made (unless `fresh`), else create it."""
-    run = None if fresh else adopt_run(rt, job, [])
-    run = run or create_run(rt, job)
+    try:
+        run = None if fresh else adopt_run(rt, job, [])
+        run = run or create_run(rt, job)
+    except ServiceError as exc:  # the service refuses this part's run: that part fails, the next one goes on
+        return follow_part(rt, job, {}, JobState.FAILED, f"{exc.code}: {exc.message}")
     return rt.ledger.update(job, run_id=run["id"])
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from ingest_core.errors import TransientError
+from ingest_core.errors import ServiceError, TransientError
 from ingest_core.job import MAX_LIST_TEXT, PART_ERROR_MAX, Job, Part, now_utc, parts_text
 from ingest_core.parts import MAX_PARTS, outcome_of, part_url
 from ingest_core.pipeline import handle_drop
@@ -175,6 +175,27 @@ def test_a_part_run_created_whose_reply_was_lost_is_adopted_not_made_twice(rt):
     job = rt.ledger.get(job.job_id)
     runs_of_part = [rid for rid, r in rt.geocatalog.runs.items() if r["ingestion"] == job.parts[1].ingestion_id]
     assert runs_of_part == [job.run_id]
+
+
+def test_a_part_run_the_service_refuses_fails_that_part_and_the_next_one_starts(rt):
+    job = handle_drop(rt, drop_of(rt, put_catalog(rt, "big", n_items=25, catalog_id="big")))
+    rt.geocatalog.finish(job.run_id, 10)
+    real = rt.geocatalog.create_run
+    refused = {"n": 0}
+
+    def refuse_once(collection_id, ingestion_id):
+        if not refused["n"]:
+            refused["n"] += 1
+            raise ServiceError(400, "BadRequest", "no", "POST", "runs")
+        return real(collection_id, ingestion_id)
+
+    rt.geocatalog.create_run = refuse_once
+    reconcile(rt)
+    job = rt.ledger.get(job.job_id)
+    assert job.parts[1].state == "FAILED" and "BadRequest" in job.parts[1].error
+    assert job.ingestion_id == job.parts[2].ingestion_id and job.run_id and run_calls(rt) == 2
+    job = finish_current(rt, job)
+    assert job.state == JobState.PARTIAL and "part 2 of 3" in job.last_error
 
 
 def test_a_deleted_part_ingestion_is_registered_again_for_the_part_not_the_catalog(rt):
