@@ -19,6 +19,7 @@ TUNABLE = {
     "runStartDelayMs": ("run_start_delay", 1000.0),
     "operationDelayMs": ("operation_delay", 1000.0),
     "maxConcurrentRuns": ("max_concurrent_runs", 1.0),
+    "maxItemsPerRun": ("max_items_per_run", 1.0),
     "keepExternalAssetHrefs": ("keep_external_asset_hrefs", 1.0),
     "partialFailureStatus": ("partial_failure_status", 1.0),
 }

@@ -32,6 +32,8 @@ class Settings:
     operation_delay: float = 0.0
     # The docs limit a subscription to 5 concurrent bulk operations; extra runs stay Pending.
     max_concurrent_runs: int = 5
+    # The docs limit one bulk ingestion to 10,000 items; a run whose catalog links more fails before any item.
+    max_items_per_run: int = 10_000
     # Leave asset hrefs that no ingestion source covers untouched instead of fetching them.
     keep_external_asset_hrefs: bool = False
     # Top-level status of a run where some items failed: the contract infers "Failed".
@@ -48,6 +50,8 @@ class Settings:
             raise ValueError("partial_failure_status must be 'Failed' or 'Succeeded'")
         if self.max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be at least 1")
+        if self.max_items_per_run < 1:
+            raise ValueError("max_items_per_run must be at least 1")
         if min(self.item_delay, self.run_start_delay, self.operation_delay) < 0:
             raise ValueError("delays must not be negative")
         if self.page_size < 1:

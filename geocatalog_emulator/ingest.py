@@ -143,6 +143,12 @@ class RunWorker:
     ) -> list[IngestionFailure]:
         """Ingest every entry, counting as it goes; the items' failures."""
         op_id = run["operationId"]
+        if len(items) > self.settings.max_items_per_run:
+            # The documented limit; the service's exact error code for it is not documented [INF].
+            raise IngestionFailure(
+                Codes.GENERIC,
+                f"The catalog links {len(items)} items; one bulk ingestion takes at most {self.settings.max_items_per_run}",
+            )
         # A child catalog that cannot be read counts as one failed entry, so the counters show it.
         counts = {
             "totalItems": len(items) + broken,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ingest_core.errors import ServiceError
@@ -39,7 +40,10 @@ def ensure_ingestion(
 ) -> tuple[str, str]:
     """The definition for (collection, catalog URL) and the options it has: from the ledger, adopted, or created."""
     wanted_text = json.dumps(wanted, sort_keys=True)
-    known = next((o for o in reversed(history) if o.collection_id == collection_id and o.ingestion_id), None)
+    # A split job's ingestion reads one of its generated parts, never the catalog itself: not reusable.
+    known = next(
+        (o for o in reversed(history) if o.collection_id == collection_id and o.ingestion_id and not o.parts), None
+    )
     if known is not None:  # a re-drop: the ledger names the definition; the run's create proves it still exists
         if known.ingestion_options and known.ingestion_options != wanted_text:
             rt.geocatalog.update_ingestion(collection_id, known.ingestion_id, wanted)
@@ -63,12 +67,19 @@ def _find_ingestion(rt: Runtime, collection_id: str, blob_url: str, wanted: dict
     return ""
 
 
-def _create_ingestion(rt: Runtime, collection_id: str, blob_url: str, wanted: dict[str, bool], import_type: str) -> str:
+def _create_ingestion(
+    rt: Runtime,
+    collection_id: str,
+    blob_url: str,
+    wanted: dict[str, bool],
+    import_type: str = "StaticCatalog",
+    display_name: str = "",
+) -> str:
     created = rt.geocatalog.create_ingestion(
         collection_id,
         {
             "importType": import_type,
-            "displayName": f"drop {blob_url.rsplit('/', 2)[-2]}/{blob_url.rsplit('/', 1)[-1]}"[:100],
+            "displayName": (display_name or f"drop {blob_url.rsplit('/', 2)[-2]}/{blob_url.rsplit('/', 1)[-1]}")[:100],
             url_field(import_type): blob_url,
             **wanted,
         },
@@ -94,10 +105,13 @@ def create_run(rt: Runtime, job: Job) -> dict:
         if is_geoparquet_drop(rt.settings.rules_or_default(), account, container, path)
         else ("StaticCatalog")
     )
-    ingestion_id = _find_ingestion(rt, job.collection_id, job.blob_url, wanted, kind) or _create_ingestion(
-        rt, job.collection_id, job.blob_url, wanted, kind
+    part = job.current_part()
+    catalog_url = part.catalog_url if part else job.blob_url  # a split job's run reads its current part
+    ingestion_id = _find_ingestion(rt, job.collection_id, catalog_url, wanted, kind) or _create_ingestion(
+        rt, job.collection_id, catalog_url, wanted, kind
     )
-    rt.ledger.update(job, ingestion_id=ingestion_id)
+    parts = [replace(p, ingestion_id=ingestion_id) if p is part else p for p in job.parts]
+    rt.ledger.update(job, ingestion_id=ingestion_id, **({"parts": parts} if part else {}))
     return rt.geocatalog.create_run(job.collection_id, ingestion_id)
 
 

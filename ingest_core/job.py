@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,26 @@ def parse_time(value: Any) -> datetime | None:
         text = f"{head}.{tail[: min(digits, 6)]}{tail[digits:]}"
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# A part's error text in the ledger: short, so the longest part list always fits under MAX_LIST_TEXT.
+PART_ERROR_MAX = 300
+
+
+@dataclass
+class Part:
+    """One part of a job split over MAX_ITEMS_PER_INGESTION: a generated catalog and its own ingestion and run."""
+
+    index: int
+    catalog_url: str  # the part's catalog in the staging container
+    items: int  # items the part's catalog links
+    ingestion_id: str = ""
+    run_id: str = ""  # recorded when the part's run ends (the current part's run is the job's run_id)
+    state: str = ""  # "" until its run ends, then SUCCEEDED, PARTIAL or FAILED
+    total_items: int = 0
+    successful_items: int = 0
+    failed_items: int = 0
+    error: str = ""
 
 
 @dataclass
@@ -72,6 +92,7 @@ class Job:
     error_where: str = ""
     warnings: list[str] = field(default_factory=list)
     config_applied: str = ""  # JSON record of the collection configuration applied (issue 11)
+    parts: list[Part] = field(default_factory=list)  # only for catalogs over MAX_ITEMS_PER_INGESTION
     lease_until: datetime | None = None
     next_attempt_at: datetime | None = None
     created_at: datetime = field(default_factory=now_utc)
@@ -92,6 +113,8 @@ class Job:
                 value = value.isoformat()
             elif value is None:
                 value = ""
+            elif f.name == "parts":
+                value = parts_text(value)
             elif isinstance(value, list):
                 value = _list_text(value)
             elif isinstance(value, str):
@@ -109,6 +132,8 @@ class Job:
             value = entity[f.name]
             if f.name == "state":
                 value = JobState(value or "RECEIVED")
+            elif f.name == "parts":
+                value = parts_from_text(value)
             elif f.name in _LIST_FIELDS:
                 value = _as_list(value, sep="; " if f.name == "warnings" else ",")
             elif f.name in _TIME_FIELDS:
@@ -121,6 +146,10 @@ class Job:
         job = cls(**kwargs)
         job.row_etag = entity.get("_etag", "")
         return job
+
+    def current_part(self) -> Part | None:
+        """The part whose run is the job's run now (the first not ended); None for a job without parts."""
+        return next((p for p in self.parts if not p.state), None)
 
     def public(self) -> dict[str, Any]:
         """The job as shown to users (status --json, reports): JSON-ready, no lease internals."""
@@ -136,6 +165,8 @@ class Job:
 def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, list):
+        return [asdict(v) if isinstance(v, Part) else v for v in value]
     return "" if value is None else value
 
 
@@ -151,6 +182,22 @@ def _list_text(values: list[Any]) -> str:
             break
         kept.append(text)
     return json.dumps(kept)
+
+
+def parts_text(parts: list[Part]) -> str:
+    """The parts as JSON text; errors are capped (PART_ERROR_MAX), so MAX_PARTS parts stay far below MAX_LIST_TEXT."""
+    rows = [asdict(p) | {"error": cap_text(redact(p.error), PART_ERROR_MAX)} for p in parts]
+    text = json.dumps(rows, separators=(",", ":"))
+    if len(text) > MAX_LIST_TEXT:  # only with absurd URLs: keep the counters, drop the texts
+        text = json.dumps([r | {"error": ""} for r in rows], separators=(",", ":"))
+    return text
+
+
+def parts_from_text(value: Any) -> list[Part]:
+    """The parts from a row (a list as parts_text wrote it; empty text: none)."""
+    if isinstance(value, list):
+        return [p if isinstance(p, Part) else Part(**p) for p in value]
+    return [Part(**row) for row in json.loads(value)] if value else []
 
 
 def _as_list(value: Any, sep: str) -> list[str]:

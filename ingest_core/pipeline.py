@@ -20,6 +20,7 @@ from ingest_core.events import Drop, canonical_blob_url, container_url_of, parse
 from ingest_core.geoparquet import geoparquet_preflight, is_geoparquet_drop, read_footer
 from ingest_core.ingestions import adopt_run, create_run, ensure_ingestion, options_of
 from ingest_core.job import Job, now_utc
+from ingest_core.parts import needs_split, split_job
 from ingest_core.routing import RoutingRule, match_rule, valid_collection_id, watches_container
 from ingest_core.runtime import Runtime
 from ingest_core.stac import Preflight, load_json, parse_catalog, preflight, sibling_url
@@ -273,15 +274,18 @@ def _prepare(rt: Runtime, job: Job, history: list[Job], content: bytes | None) -
     earlier = _earlier_child_jobs(rt, pf)
     wanted = options_of(rule) | ({"skipExistingItems": True} if earlier else {})
     kind = "StacGeoparquet" if parquet else "StaticCatalog"
-    ingestion_id, options = ensure_ingestion(rt, job, collection_id, wanted, history, created, kind)
+    if not parquet and needs_split(rt, pf):  # over the service's per-ingestion limit: parts (ingest_core.parts)
+        ingestion = split_job(rt, job, pf, collection_id, wanted, created, containers, source_ids)
+    else:
+        ingestion_id, options = ensure_ingestion(rt, job, collection_id, wanted, history, created, kind)
+        ingestion = {"ingestion_id": ingestion_id, "ingestion_options": options}
     notes = [f"child catalog {j.blob_url} was ingested earlier by job {j.job_id} ({j.state.value}); "
              "its items already in the collection are skipped" for j in earlier]  # fmt: skip
     return Plan(rule, {
         "content_digest": digest, "collection_id": collection_id, "source_ids": source_ids,
         "container_urls": containers, "total_items": pf.item_count, "warnings": notes + pf.warnings,
-        "predicted_failures": pf.failing_items,
-        "ingestion_id": ingestion_id, "ingestion_options": options, "config_applied": applied,
-        "last_error": "", "error_where": "",
+        "predicted_failures": pf.failing_items, "config_applied": applied, "last_error": "", "error_where": "",
+        **ingestion,
     })  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from ingest_core.completion import retry_unpublished
 from ingest_core.errors import IngestError, ServiceError, StaleJob, TransientError
 from ingest_core.job import Job, now_utc
+from ingest_core.parts import follow_part, start_part
 from ingest_core.reruns import final_counters, rerun_or_end
 from ingest_core.runtime import Runtime
 from ingest_core.states import JobState
@@ -54,13 +55,20 @@ def outcome(run: dict[str, Any]) -> tuple[JobState | None, str]:
 
 def follow_run(rt: Runtime, job: Job) -> Job:
     """Record a RUNNING job's counters; move it to its terminal state when the run has ended."""
+    if job.parts and not job.run_id:  # an attempt died between recording a part and its run
+        return start_part(rt, job)
     try:
         run = rt.geocatalog.get_run(job.collection_id, job.ingestion_id, job.run_id)
     except ServiceError as exc:
         if exc.status != 404:
             raise
         # Deleted on the service (with its ingestion or collection): it will never finish, and it holds a slot.
-        return rt.ledger.transition(job, JobState.FAILED, last_error=f"{exc.code}: run {job.run_id} no longer exists")
+        gone = f"{exc.code}: run {job.run_id} no longer exists"
+        if job.parts:
+            return follow_part(rt, job, {}, JobState.FAILED, gone)
+        return rt.ledger.transition(job, JobState.FAILED, last_error=gone)
+    if job.parts:  # a catalog over MAX_ITEMS_PER_INGESTION: this run is one of its parts
+        return follow_part(rt, job, run, *outcome(run))
     op = run.get("operation", {})
     counters = {
         "total_items": op.get("totalItems") or job.total_items,  # 0 until the service has walked the catalog

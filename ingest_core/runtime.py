@@ -27,6 +27,8 @@ class Runtime:
     geocatalog: GeoCatalogClient
     ledger: Ledger
     sources: Sources
+    # The app's own storage (REPORT_STORAGE_CONNECTION): the staging container of split jobs lives there.
+    staging: CatalogStorage
     # Collections this process created or saw exist: no call for them on later drops.
     known_collections: set[str] = field(default_factory=set)
     completion: CompletionPublisher | None = None  # the completion events (reconcile retries unpublished ones)
@@ -68,5 +70,6 @@ def build_runtime(settings: Settings, credential: Any | None = None, store: Tabl
         on_terminal=finished,
         outbox=completion.enabled,
     )
-    sources = Sources(settings, geocatalog, storage, ledger)
-    return Runtime(settings, storage, geocatalog, ledger, sources, completion=completion, reports=reports)
+    staging = CatalogStorage(settings.report_connection, credential=credential)
+    sources = Sources(settings, geocatalog, storage, ledger, staging=staging)
+    return Runtime(settings, storage, geocatalog, ledger, sources, staging, completion=completion, reports=reports)

@@ -39,6 +39,8 @@ ENV_NAMES: dict[str, str] = {
     "max_reruns": "MAX_RERUNS",
     "catalog_max_bytes": "CATALOG_MAX_BYTES",
     "preflight_max_links": "PREFLIGHT_MAX_LINKS",
+    "max_items_per_ingestion": "MAX_ITEMS_PER_INGESTION",
+    "staging_container": "STAGING_CONTAINER",
     "claim_lease_seconds": "CLAIM_LEASE_SECONDS",
     "defer_timeout_minutes": "DEFER_TIMEOUT_MINUTES",
     "settle_seconds": "SETTLE_SECONDS",
@@ -107,6 +109,10 @@ class Settings(BaseModel):
     catalog_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     # A safety bound, well above the 10,000 items one ingestion takes: larger catalogs are split, not refused.
     preflight_max_links: int = Field(default=200_000, ge=1)
+    # The service takes at most 10,000 items per ingestion: a bigger catalog runs as parts (ingest_core.parts).
+    max_items_per_ingestion: int = Field(default=10_000, ge=1)
+    # Where the parts' generated catalogs go: a container of the app's own storage (REPORT_STORAGE_CONNECTION).
+    staging_container: str = Field(default="ingest-staging", pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     claim_lease_seconds: float = Field(default=600.0, gt=0)
     # How long a catalog may wait for its linked items to be uploaded before it is INVALID.
     defer_timeout_minutes: float = Field(default=60.0, gt=0)
@@ -140,6 +146,14 @@ class Settings(BaseModel):
         if life is not None and v >= life:
             raise ValueError(f"must be smaller than SAS_LIFETIME_HOURS ({life})")
         return v
+
+    @model_validator(mode="after")
+    def _staging_apart_from_reports(self) -> Settings:
+        if self.staging_container == self.report_container:
+            raise ValueError(
+                "STAGING_CONTAINER must differ from REPORT_CONTAINER: sweep deletes the staging blobs of finished jobs"
+            )
+        return self
 
     @model_validator(mode="after")
     def _managed_identity_needs_object_id(self) -> Settings:

@@ -73,8 +73,12 @@ class Sources:
         storage: CatalogStorage,
         ledger: Ledger,
         clock: Callable[[], float] = time.monotonic,
+        staging: CatalogStorage | None = None,
     ) -> None:
+        """`staging`: the app's own storage, which mints the SAS of the staging container (split jobs)."""
         self._s, self._gc, self._storage, self._ledger, self._clock = settings, geocatalog, storage, ledger, clock
+        self._staging = staging
+        self._staging_url = staging.container_url(settings.staging_container) if staging else ""
         self._cache: dict[str, _Cached] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -216,7 +220,8 @@ class Sources:
         if s.source_kind == SourceKind.MANAGED_IDENTITY:
             conn = {"containerUrl": container_url, "objectId": s.source_object_id}
         else:
-            sas = self._storage.mint_container_sas(container_url, timedelta(hours=s.sas_lifetime_hours), expires_on)
+            storage = self._staging if self._staging and container_url == self._staging_url else self._storage
+            sas = storage.mint_container_sas(container_url, timedelta(hours=s.sas_lifetime_hours), expires_on)
             conn = {"containerUrl": container_url, "sasToken": sas.token}
         body: dict[str, Any] = {"kind": s.source_kind.value, "connectionInfo": conn}
         if source_id:

@@ -45,6 +45,7 @@ class Preflight:
     catalog: dict[str, Any]
     child_catalogs: list[str] = field(default_factory=list)  # every catalog below this one, in walk order
     item_count: int = 0
+    item_urls: list[str] = field(default_factory=list)  # every item, in walk order (the parts of a split job)
     links_checked: int = 0
     missing: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # short summary: counts first, then the first problems
@@ -319,6 +320,7 @@ def preflight(
                         pf.child_catalogs.append(target)
                     else:
                         walk.item(target, child)
+                        pf.item_urls.append(target)
             finally:
                 docs.close()  # on an error: cancel the reads not started, so leaving the pool waits for few
     _summarise(pf)

@@ -12,10 +12,17 @@ import requests
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
+    ResourceExistsError,
     ResourceNotFoundError,
     ServiceRequestError,
 )
-from azure.storage.blob import BlobClient, BlobServiceClient, ContainerSasPermissions, generate_container_sas
+from azure.storage.blob import (
+    BlobClient,
+    BlobServiceClient,
+    ContainerSasPermissions,
+    ContentSettings,
+    generate_container_sas,
+)
 
 from ingest_core.connections import ca_bundle, service_client, shared_session
 from ingest_core.errors import BlobNotFound, InvalidDrop, ServiceError, TransientError
@@ -165,6 +172,49 @@ class CatalogStorage:
             return []
         except (ServiceRequestError, HttpResponseError) as exc:
             raise _storage_error(exc, container_url) from None
+
+    # -- writes: only ever on the app's own account (the staging container of split jobs) ---------------
+    def container_url(self, container: str) -> str:
+        """The URL of one container of this account."""
+        return f"{self._service.url.rstrip('/')}/{container}"
+
+    def write_json(self, url: str, data: bytes) -> None:
+        """Upload (or overwrite) a JSON blob, creating its container on first use."""
+        _, container, path = parse_blob_url(url)
+        blob = self._service.get_blob_client(container, path)
+        settings = ContentSettings(content_type="application/json")
+        try:
+            try:
+                blob.upload_blob(data, overwrite=True, content_settings=settings)
+            except ResourceNotFoundError:
+                try:
+                    self._service.create_container(container)
+                except ResourceExistsError:
+                    pass
+                blob.upload_blob(data, overwrite=True, content_settings=settings)
+        except (ServiceRequestError, HttpResponseError) as exc:
+            raise _storage_error(exc, url) from None
+
+    def blob_urls(self, container_url: str) -> list[tuple[str, datetime]]:
+        """(URL, Last-Modified) of every blob of one of this account's containers (none when it does not exist)."""
+        _, container, _ = parse_blob_url(container_url.rstrip("/") + "/x")
+        client = self._service.get_container_client(container)
+        try:
+            return [(f"{client.url}/{b.name}", _as_datetime(b.last_modified)) for b in client.list_blobs()]
+        except ResourceNotFoundError:
+            return []
+        except (ServiceRequestError, HttpResponseError) as exc:
+            raise _storage_error(exc, container_url) from None
+
+    def delete_blob(self, url: str) -> None:
+        """Delete a blob of this account; one already gone is fine."""
+        _, container, path = parse_blob_url(url)
+        try:
+            self._service.get_blob_client(container, path).delete_blob()
+        except ResourceNotFoundError:
+            pass
+        except (ServiceRequestError, HttpResponseError) as exc:
+            raise _storage_error(exc, url) from None
 
     def exists(self, url: str) -> bool:
         """True when the blob exists."""

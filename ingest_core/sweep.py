@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from ingest_core.errors import ServiceError, TransientError
 from ingest_core.job import now_utc, parse_time
+from ingest_core.parts import sweep_staging
 from ingest_core.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,15 @@ def decide(rt: Runtime, with_service: bool = False) -> list[Decision]:
 
 
 def sweep(rt: Runtime, dry_run: bool = False) -> list[Decision]:
-    """Delete owned sources whose SAS expired or that sat idle past the TTL; every decision, with what was done."""
+    """Delete owned sources whose SAS expired or that sat idle past the TTL; every decision, with what was done.
+
+    First the staging blobs of split jobs that ended: the staging source then goes like any idle source.
+    """
+    if not dry_run:
+        try:
+            sweep_staging(rt)
+        except (TransientError, ServiceError) as exc:  # next sweep (or a missing role); the sources still get theirs
+            log.warning("sweep: staging blobs: %s", exc)
     decisions = decide(rt, with_service=dry_run)
     if dry_run:
         return decisions

@@ -30,11 +30,12 @@ ACCOUNT = "https://acct.blob.core.windows.net"
 class MemoryStorage:
     """Blobs by URL with an ETag each; SAS tokens are opaque strings."""
 
-    account_name = "acct"
-
-    def __init__(self) -> None:
+    def __init__(self, account: str = "acct") -> None:
+        self.account_name = account
+        self.url = f"https://{account}.blob.core.windows.net"
         self.blobs: dict[str, tuple[bytes, str]] = {}
         self.reads: list[str] = []
+        self.minted: list[str] = []  # containers this storage minted a SAS for
         self.changed: dict[str, datetime] = {}
         self._etags = itertools.count(1)
 
@@ -71,6 +72,22 @@ class MemoryStorage:
         """True when the blob exists."""
         return url in self.blobs
 
+    def container_url(self, container: str) -> str:
+        """The URL of one container of this account."""
+        return f"{self.url}/{container}"
+
+    def write_json(self, url: str, data: bytes) -> None:
+        """Upload (or overwrite) a blob."""
+        self.put(url, data)
+
+    def blob_urls(self, container_url: str) -> list[tuple[str, datetime]]:
+        """(URL, last change) of every blob of the container."""
+        return [(u, self.changed[u]) for u in self.blobs if u.startswith(container_url.rstrip("/") + "/")]
+
+    def delete_blob(self, url: str) -> None:
+        """Delete a blob (one already gone is fine)."""
+        self.blobs.pop(url, None)
+
     def blob_etag(self, url: str) -> str:
         """The current ETag."""
         if url not in self.blobs:
@@ -81,6 +98,7 @@ class MemoryStorage:
         self, container_url: str, lifetime: timedelta, expires_on: datetime | None = None
     ) -> ContainerSas:
         """A fake token; the expiry is what the real one would carry."""
+        self.minted.append(container_url)
         expiry = expires_on or now_utc().replace(microsecond=0) + lifetime
         return ContainerSas(token=f"sv=x&se={expiry.isoformat()}&sig=FAKE", expires_on=expiry)
 
@@ -222,10 +240,10 @@ def memory_runtime(**overrides: Any) -> Runtime:
     }
     values.update(overrides)
     settings = Settings(**values)
-    storage, geocatalog = MemoryStorage(), MemoryGeoCatalog()
+    storage, geocatalog, staging = MemoryStorage(), MemoryGeoCatalog(), MemoryStorage("app")
     ledger = Ledger(MemoryTableStore(), on_terminal=Reports())
-    sources = Sources(settings, geocatalog, storage, ledger)  # type: ignore[arg-type]
-    return Runtime(settings, storage, geocatalog, ledger, sources)  # type: ignore[arg-type]
+    sources = Sources(settings, geocatalog, storage, ledger, staging=staging)  # type: ignore[arg-type]
+    return Runtime(settings, storage, geocatalog, ledger, sources, staging)  # type: ignore[arg-type]
 
 
 def put_catalog(rt: Runtime, folder: str, n_items: int = 2, catalog_id: str | None = None, **extra: Any) -> str:

@@ -20,6 +20,12 @@ def test_defaults_are_safe():
     assert s.source_kind is SourceKind.SAS_TOKEN
     assert s.geocatalog_static_token is None
     assert [r.container for r in s.rules_or_default()] == ["catalogs"]
+    # The service's per-ingestion limit; the walk's bound is well above it (big catalogs run as parts).
+    assert (s.max_items_per_ingestion, s.preflight_max_links, s.staging_container) == (
+        10_000,
+        200_000,
+        "ingest-staging",
+    )
 
 
 def test_missing_required_setting_is_named():
@@ -38,6 +44,9 @@ def test_missing_required_setting_is_named():
         ("SAS_REFRESH_MARGIN_HOURS", "48", "SAS_REFRESH_MARGIN_HOURS"),
         ("SOURCE_KIND", "Key", "SOURCE_KIND"),
         ("GEOCATALOG_ENDPOINT", "gc.example", "GEOCATALOG_ENDPOINT"),
+        ("MAX_ITEMS_PER_INGESTION", "0", "MAX_ITEMS_PER_INGESTION"),
+        ("STAGING_CONTAINER", "Bad_Name", "STAGING_CONTAINER"),
+        ("STAGING_CONTAINER", "ingest-reports", "STAGING_CONTAINER must differ from REPORT_CONTAINER"),
     ],
 )
 def test_malformed_setting_is_named(name, value, fragment):
