@@ -8,6 +8,7 @@ import pytest
 
 from ingest_core.errors import ServiceError, TransientError
 from ingest_core.job import now_utc
+from ingest_core.pipeline import handle_drop
 from ingest_core.sweep import deleted_ids, sources_in_use, sweep
 from tests.unit.memory_twin import ACCOUNT, drop_of, memory_runtime, put_catalog
 
@@ -111,3 +112,73 @@ def test_skipped_records_never_stop_the_pass(rt):
     ids = sorted(source_id(rt, c) for c in due)
     assert sorted(deleted_ids(sweep(rt))) == ids
     assert all(rt.ledger.get_source_record(c) for c in skipped)
+
+
+def test_every_source_gets_one_decision_with_its_reason(rt):
+    now = now_utc()
+    expired = source(rt, "expired", expires_in=-timedelta(minutes=1))
+    idle = source(rt, "idle", idle_for=timedelta(hours=73))
+    never = source(rt, "neverused", idle_for=None)
+    fresh = source(rt, "fresh")
+    theirs = source(rt, "theirs", owned=False)
+    rt.ledger.put_source_record(f"{ACCOUNT}/pending", source_id="", intent_at=now.isoformat())
+    job = handle_drop(rt, drop_of(rt, put_catalog(rt, "busy", catalog_id="busy")))
+    only_service = rt.geocatalog.create_source({"kind": "SasToken", "connectionInfo": {"containerUrl": f"{ACCOUNT}/x"}})
+    got = {d.container_url or d.source_id: (d.action, d.reason) for d in sweep(rt, dry_run=True)}
+    assert got[expired][0] == "delete" and got[expired][1].startswith("owned, its SAS expired at ")
+    assert got[idle] == ("delete", got[idle][1]) and got[idle][1].startswith("owned, idle since ")
+    assert got[idle][1].endswith("(STALE_SOURCE_TTL_HOURS 3 days, 0:00:00)")
+    assert got[never] == ("delete", "owned, never used (STALE_SOURCE_TTL_HOURS 3 days, 0:00:00)")
+    assert (
+        got[fresh][0] == "keep"
+        and got[fresh][1].startswith("owned, last used ")
+        and got[fresh][1].endswith(", within the TTL")
+    )
+    assert got[theirs] == ("keep", "not created by this app: never deleted")
+    assert got[f"{ACCOUNT}/pending"] == ("keep", "no source recorded yet (a creation in progress)")
+    assert got[f"{ACCOUNT}/cat"] == ("keep", f"unfinished job {job.job_id} reads through it")
+    assert got[only_service["id"]] == ("keep", "not in this app's ledger: someone else's, never deleted")
+    assert len(got) == 8
+    by_id = {d.source_id: d for d in sweep(rt, dry_run=True) if d.source_id}
+    assert by_id[source_id(rt, expired)].container_url == expired and by_id[only_service["id"]].container_url == ""
+    assert len(rt.geocatalog.sources) == 7  # a dry run deletes nothing
+    assert rt.geocatalog.calls.count("list_sources") == 2  # only the dry run asks the service for its sources
+    done = {d.container_url: (d.action, d.reason) for d in sweep(rt)}
+    assert done[expired][0] == done[idle][0] == done[never][0] == "deleted"
+    assert done[fresh][0] == "keep" and f"{ACCOUNT}/x" not in done and rt.geocatalog.calls.count("list_sources") == 2
+
+
+def test_an_expiry_exactly_now_counts_as_expired_and_an_idle_time_exactly_the_ttl_does_not(rt, monkeypatch):
+    from ingest_core import sweep as sweep_module
+
+    now = now_utc()
+    monkeypatch.setattr(sweep_module, "now_utc", lambda: now)
+    at_expiry = f"{ACCOUNT}/atexpiry"
+    at_ttl = f"{ACCOUNT}/atttl"
+    for container, expires, used in (
+        (at_expiry, now, now),
+        (at_ttl, now + timedelta(hours=1), now - timedelta(hours=72)),
+    ):
+        created = rt.geocatalog.create_source({"kind": "SasToken", "connectionInfo": {"containerUrl": container}})
+        rt.ledger.put_source_record(container, source_id=created["id"], owned=True, expiration=expires.isoformat(),
+                                    last_used=used.isoformat())  # fmt: skip
+    got = {d.container_url: d.action for d in sweep_module.decide(rt)}
+    assert got == {at_expiry: "delete", at_ttl: "keep"}
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ServiceError(403, "Forbidden", "no"), "delete refused: Forbidden"),
+        (TransientError("503"), "delete failed for now; next sweep tries again"),
+    ],
+)
+def test_a_delete_that_fails_is_kept_with_the_reason_and_the_record_stays(rt, monkeypatch, error, reason):
+    expired = source(rt, "expired", expires_in=-timedelta(minutes=1))
+
+    def fail(source_id):
+        raise error
+
+    monkeypatch.setattr(rt.geocatalog, "delete_source", fail)
+    (d,) = sweep(rt)
+    assert (d.action, d.reason) == ("keep", reason) and rt.ledger.get_source_record(expired)["source_id"]
