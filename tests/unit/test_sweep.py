@@ -139,8 +139,10 @@ def test_every_source_gets_one_decision_with_its_reason(rt):
     assert got[f"{ACCOUNT}/cat"] == ("keep", f"unfinished job {job.job_id} reads through it")
     assert got[only_service["id"]] == ("keep", "not in this app's ledger: someone else's, never deleted")
     assert len(got) == 8
-    by_id = {d.source_id: d for d in sweep(rt, dry_run=True) if d.source_id}
-    assert by_id[source_id(rt, expired)].container_url == expired and by_id[only_service["id"]].container_url == ""
+    ids = {d.container_url or d.source_id: d.source_id for d in sweep(rt, dry_run=True)}
+    for container in (expired, idle, never, fresh, theirs, f"{ACCOUNT}/cat"):
+        assert ids[container] == source_id(rt, container)  # every decision names its source
+    assert ids[f"{ACCOUNT}/pending"] == "" and ids[only_service["id"]] == only_service["id"]
     assert len(rt.geocatalog.sources) == 7  # a dry run deletes nothing
     assert rt.geocatalog.calls.count("list_sources") == 2  # only the dry run asks the service for its sources
     done = {d.container_url: (d.action, d.reason) for d in sweep(rt)}
