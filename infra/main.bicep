@@ -58,7 +58,7 @@ param catalogSuffix string = 'catalog.json'
 @description('More containers on the catalog account whose catalogs are ingested (events go to the Event Grid trigger). They must exist on an existing account.')
 param additionalWatchedContainers array = []
 
-@description('Containers that are only read (assets referenced by catalogs). They must exist on an existing account.')
+@description('Containers that are only read: the asset containers catalogs may reference (ASSET_CONTAINERS; assets in any other container of the account are refused). They must exist on an existing account.')
 param additionalReadableContainers array = []
 
 @description('Event Grid system topic name on the catalog account. An account has at most one: give the existing one\'s name if it has one. Empty derives evgt-<account>.')
@@ -378,6 +378,11 @@ var appSettings = [
   {
     name: code.catalog_suffix
     value: catalogSuffix
+  }
+  {
+    // Asset containers a catalog may reach: only these get an ingestion source (ingest_core.stac).
+    name: code.asset_containers
+    value: join(additionalReadableContainers, ',')
   }
   {
     name: code.ledger_connection

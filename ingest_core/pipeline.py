@@ -247,7 +247,9 @@ def _prepare(rt: Runtime, job: Job, history: list[Job], content: bytes | None) -
             return rt.ledger.transition(
                 job, JobState.IGNORED, last_error=f"covered by catalog {covering}: ingested through it, with its tree"
             )
-        pf = preflight(job.blob_url, doc, container_url, reader, s.preflight_max_links)
+        pf = preflight(
+            job.blob_url, doc, container_url, reader, s.preflight_max_links, asset_containers=s.asset_containers
+        )
     if pf.missing:
         return _defer(rt, job, pf)
     cfg = discover_config(rt, job.blob_url, rule, reader.add)  # validated before any call

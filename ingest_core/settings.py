@@ -24,6 +24,7 @@ ENV_NAMES: dict[str, str] = {
     "catalog_connection": "CATALOG_STORAGE_CONNECTION",
     "catalog_container": "CATALOG_CONTAINER",
     "catalog_suffix": "CATALOG_SUFFIX",
+    "asset_containers": "ASSET_CONTAINERS",
     "ledger_connection": "LEDGER_STORAGE_CONNECTION",
     "ledger_table": "LEDGER_TABLE",
     "report_connection": "REPORT_STORAGE_CONNECTION",
@@ -74,6 +75,7 @@ class SourceKind(str, Enum):
 
 
 PositiveHours = Annotated[float, Field(gt=0)]
+ContainerName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")]
 
 
 class Settings(BaseModel):
@@ -90,6 +92,9 @@ class Settings(BaseModel):
     catalog_connection: str = Field(min_length=1)
     catalog_container: str = "catalogs"
     catalog_suffix: str = "catalog.json"
+    # Other containers of the catalog account that items' assets may be in (each gets an ingestion source). Any
+    # other container stays out of reach of whoever can write a catalog: its assets are predicted failures.
+    asset_containers: list[ContainerName] = Field(default_factory=list)
     ledger_connection: str = Field(min_length=1)
     ledger_table: str = Field(default="ingestjobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     # Where each finished job's report goes (the app's own storage: the catalog account is read-only to us).
@@ -201,6 +206,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     for key in ("catalog_connection", "ledger_connection", "report_connection"):
         if raw[key] is None:
             del raw[key]
+    if "asset_containers" in raw:  # a comma-separated list of container names
+        raw["asset_containers"] = [name.strip() for name in raw["asset_containers"].split(",") if name.strip()]
     if "routing_rules" in raw:
         try:
             raw["routing_rules"] = json.loads(raw["routing_rules"])

@@ -151,10 +151,21 @@ def _links(doc: dict[str, Any], rel: str, base: str) -> list[tuple[str, str]]:
 class _Walk:
     """One preflight walk: bounds, the seen set, and folding each document's result in, in link order."""
 
-    def __init__(self, pf: Preflight, url: str, container_url: str, max_links: int, collection_id: str | None):
+    def __init__(
+        self,
+        pf: Preflight,
+        url: str,
+        container_url: str,
+        max_links: int,
+        collection_id: str | None,
+        asset_containers: Iterable[str] = (),
+    ):
         self.pf, self.url, self.container_url = pf, url, container_url
         self.max_links, self.collection_id = max_links, collection_id
         self.root = storage_root(container_url)
+        # Containers of the account whose assets the GeoCatalog may be given a source for: its own, and those an
+        # operator allowed (ASSET_CONTAINERS). Anyone who can write a catalog here must not reach the others.
+        self.allowed = {container_url, *(f"{self.root}/{name}" for name in asset_containers)}
         self.seen = {url}
         self.first_file: dict[str, str] = {}  # item id -> first file that used it
 
@@ -213,19 +224,40 @@ class _Walk:
             first = self.first_file.setdefault(facts.item_id, target)
             if first != target:
                 found.append(duplicate_warning(target, facts.item_id, first))
+        found.extend(self.assets(target, facts))
         pf.item_warnings.extend(found)
         pf.failing_items += any(w.fails for w in found)
         if facts.bbox:
             pf.bboxes.append(facts.bbox)
         if facts.datetime:
             pf.datetimes.append(facts.datetime)
+
+    def assets(self, target: str, facts: ItemFacts) -> list[ItemWarning]:
+        """Note each allowed container of this account the item's assets are in; a warning for the others."""
+        refused: set[str] = set()
         for href in facts.asset_hrefs or []:
             try:
                 url = resolve_href(target, href)
             except InvalidDrop:
                 continue  # the service reads assets itself; an unusable href is its per-item failure
-            if url.startswith(self.root + "/"):  # a blob in this storage account: its container needs a source too
-                pf.asset_containers.add(self.root + "/" + url[len(self.root) + 1 :].split("/", 1)[0])
+            if not url.startswith(self.root + "/"):
+                continue  # another host: the service reads it itself (public URLs), no source of ours applies
+            container = self.root + "/" + url[len(self.root) + 1 :].split("/", 1)[0]
+            if container in self.allowed:
+                self.pf.asset_containers.add(container)
+            else:
+                refused.add(container)
+        return [
+            ItemWarning(
+                target,
+                "asset-container-not-allowed",
+                cap_text(facts.item_id, 80),
+                f"an asset is in container {c}, which catalogs of {self.container_url} may not reach: the "
+                "GeoCatalog gets no source for it, so the item fails. Copy the asset beside the item, or add "
+                "the container's name to ASSET_CONTAINERS",
+            )
+            for c in sorted(refused)
+        ]
 
 
 @dataclass(frozen=True)
@@ -290,15 +322,17 @@ def preflight(
     max_links: int,
     workers: int = PREFLIGHT_WORKERS,
     collection_id: str | None = None,
+    asset_containers: Iterable[str] = (),
 ) -> Preflight:
     """Walk child and item links breadth-first, reading up to `workers` documents at once; bounded by `max_links`.
 
     Every link must stay in the container (after decoding and normalising). `read` must be thread-safe.
-    `collection_id` (when known) lets items that name another collection be noted.
+    `collection_id` (when known) lets items that name another collection be noted. `asset_containers`: the
+    names of the account's other containers that assets may be in (each gets an ingestion source).
     """
     check_catalog(doc, url)
     pf = Preflight(catalog_id=doc["id"], catalog=doc)
-    walk = _Walk(pf, url, container_url, max_links, collection_id)
+    walk = _Walk(pf, url, container_url, max_links, collection_id, asset_containers)
     walk.bound(doc, url)
     # `root` and `parent` links are not trusted (published children often claim to be roots): whether a
     # catalog is covered by another is decided by the catalogs above it (ingest_core.trees).

@@ -31,8 +31,10 @@ from tests.integration.twin_helpers import (
     TOKEN,
     admin,
     drop_for,
+    fresh_emulator,
     item_doc,
     new_container,
+    runtime_for,
     upload_catalog,
     upload_root_catalog,
 )
@@ -261,3 +263,35 @@ def test_an_item_that_is_not_json_is_a_per_item_warning_and_the_rest_goes(twin, 
     job = handle_drop(rt, drop_for(rt, f"{container.url}/n/catalog.json"))
     assert job.state == JobState.RUNNING and job.total_items == 2
     assert any("items/broken.json): item-unreadable [will fail]: not valid JSON" in w for w in job.warnings)
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_an_asset_in_another_container_is_read_only_when_asset_containers_names_it(azurite, emulator, allowed):
+    """Catalog writers cannot make the app register (and hand a SAS for) a private container beside theirs."""
+    fresh_emulator(emulator)
+    container, private = new_container(azurite), new_container(azurite)
+    private.upload_blob("secret.txt", b"private bytes")
+    rt = runtime_for(azurite, emulator, container, asset_containers=[private.container_name] if allowed else [])
+    links = [{"rel": "root", "href": "./catalog.json"}]
+    for item_id, href in (("own", "./own.txt"), ("far", f"{private.url}/secret.txt")):
+        doc = item_doc(item_id)
+        doc["assets"]["data"]["href"] = href
+        container.upload_blob(f"a/items/{item_id}.json", json.dumps(doc))
+        links.append({"rel": "item", "href": f"./items/{item_id}.json"})
+    container.upload_blob("a/items/own.txt", b"asset bytes")
+    upload_root_catalog(container, "a", links, "cat-assets")
+    job = handle_drop(rt, drop_for(rt, f"{container.url}/a/catalog.json"))
+    registered = {s["connectionInfo"]["containerUrl"].rstrip("/") for s in admin(emulator, "state")["sources"]}
+    assert (private.url in registered) is allowed and container.url in registered
+    assert job.predicted_failures == (0 if allowed else 1)
+    deadline = time.monotonic() + 30
+    while not job.state.terminal and time.monotonic() < deadline:
+        reconcile(rt)
+        job = rt.ledger.get(job.job_id)
+        time.sleep(0.2)
+    if allowed:
+        assert job.state == JobState.SUCCEEDED and job.successful_items == 2
+    else:  # the service cannot read the private asset: that item fails, as predicted, and the other goes in
+        assert job.state == JobState.PARTIAL and (job.successful_items, job.failed_items) == (1, 1)
+        assert any("far" in w and "asset-container-not-allowed [will fail]" in w and private.url in w
+                   for w in job.warnings)  # fmt: skip

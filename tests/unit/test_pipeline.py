@@ -317,3 +317,24 @@ def drop_of_url(url: str, etag: str):
 def test_pipeline_never_lists_ingestions_of_a_collection_it_just_created(rt):
     handle_drop(rt, drop_of(rt, put_catalog(rt, "a", catalog_id="coll")))
     assert "list_ingestions" not in rt.geocatalog.calls
+
+
+@pytest.mark.parametrize(("allowed", "sources"), [("", 1), ("private", 2)])
+def test_an_asset_in_another_container_gets_a_source_only_when_asset_containers_names_it(allowed, sources):
+    rt = memory_runtime(asset_containers=[allowed] if allowed else [])
+    base = f"{ACCOUNT}/cat/a"
+    private = {"type": "Feature", "stac_version": "1.0.0", "id": "p", "geometry": {"type": "Point", "coordinates": [0, 0]},
+               "bbox": [0, 0, 0, 0], "properties": {"datetime": "2024-01-01T00:00:00Z"}, "links": [],
+               "assets": {"data": {"href": f"{ACCOUNT}/private/p.tif"}}}  # fmt: skip
+    rt.storage.put(f"{base}/items/p.json", json.dumps(private))
+    url = put_catalog(rt, "a", n_items=1, catalog_id="coll")
+    doc = json.loads(rt.storage.blobs[url][0])
+    doc["links"].append({"rel": "item", "href": "./items/p.json"})
+    rt.storage.put(url, json.dumps(doc))
+    job = handle_drop(rt, drop_of(rt, url))
+    assert job.state == JobState.RUNNING and len(rt.geocatalog.sources) == sources == len(job.source_ids)
+    containers = {s["connectionInfo"]["containerUrl"] for s in rt.geocatalog.sources.values()}
+    assert (f"{ACCOUNT}/private" in containers) is bool(allowed)
+    assert (f"{ACCOUNT}/private" in rt.storage.minted) is bool(allowed)  # no SAS minted for a refused container
+    assert job.predicted_failures == (0 if allowed else 1)
+    assert any("asset-container-not-allowed" in w for w in job.warnings) is not bool(allowed)

@@ -75,10 +75,11 @@ def test_walk_follows_relative_children_and_items():
     }
     root = catalog([{"rel": "child", "href": "./a/catalog.json"}, {"rel": "item", "href": f"{C}/t/i2.json"},
                     {"rel": "root", "href": "./catalog.json"}])  # fmt: skip
-    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=10)
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=10, asset_containers=["assets"])
     assert pf.child_catalogs == [f"{C}/t/a/catalog.json"]
     assert pf.item_count == 2 and pf.links_checked == 3 and pf.missing == []
     assert pf.asset_containers == {C, "https://acct.blob.core.windows.net/assets"}
+    assert pf.failing_items == 0
 
 
 def test_missing_links_are_reported_not_fatal():
@@ -362,3 +363,44 @@ def test_a_sibling_container_sharing_the_name_prefix_is_outside(rel):
     assert href in info.value.reason and "outside the container" in info.value.reason
     assert info.value.where == f"{container}/t/catalog.json"
     assert read == []  # nothing outside the container was read
+
+
+# -- asset containers: the account's other containers are out of reach unless ASSET_CONTAINERS names them -----
+ROOT = "https://acct.blob.core.windows.net"
+
+
+@pytest.mark.parametrize(
+    ("href", "container"),
+    [
+        (f"{ROOT}/secret/x.tif", f"{ROOT}/secret"),
+        (f"{ROOT}/catalogs-private/x.tif", f"{ROOT}/catalogs-private"),  # a sibling sharing the name prefix
+        ("./%2e%2e/%2e%2e/secret/x.tif", f"{ROOT}/secret"),  # decoded and normalised before the check
+        ("..%5c..%5csecret%5cx.tif", f"{ROOT}/secret"),
+    ],
+)
+def test_an_asset_in_a_container_not_allowed_is_a_predicted_failure_and_gets_no_source(href, container):
+    docs = {f"{C}/t/bad.json": item("bad", asset_href=href), f"{C}/t/ok.json": item("ok")}
+    root = catalog([{"rel": "item", "href": "./bad.json"}, {"rel": "item", "href": "./ok.json"}])
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=10, asset_containers=["assets"])
+    assert pf.asset_containers == {C}  # no SAS for the other container is ever minted
+    assert pf.failing_items == 1 and pf.item_count == 2
+    (w,) = pf.item_warnings
+    assert (w.file, w.rule, w.item_id, w.fails) == (f"{C}/t/bad.json", "asset-container-not-allowed", "bad", True)
+    assert container in w.message and "ASSET_CONTAINERS" in w.message
+    assert any("asset-container-not-allowed" in line and "bad" in line for line in pf.warnings)
+
+
+def test_assets_in_allowed_containers_get_sources_and_other_hosts_are_left_to_the_service():
+    hrefs = {"a": f"{ROOT}/assets/x.tif", "b": f"{ROOT}/cogs/y.tif", "c": "https://example.org/z.tif", "d": "./d.tif"}
+    docs = {f"{C}/t/{k}.json": item(k, asset_href=h) for k, h in hrefs.items()}
+    root = catalog([{"rel": "item", "href": f"./{k}.json"} for k in hrefs])
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=10, asset_containers=["assets", "cogs"])
+    assert pf.asset_containers == {C, f"{ROOT}/assets", f"{ROOT}/cogs"}
+    assert pf.item_warnings == [] and pf.failing_items == 0
+
+
+def test_every_item_with_its_assets_out_of_reach_makes_the_catalog_invalid():
+    docs = {f"{C}/t/a.json": item("a", asset_href=f"{ROOT}/secret/x.tif")}
+    with pytest.raises(InvalidDrop) as err:
+        preflight(f"{C}/t/catalog.json", catalog([{"rel": "item", "href": "./a.json"}]), C, docs.get, max_links=10)
+    assert "asset-container-not-allowed" in err.value.reason and err.value.where == f"{C}/t/a.json"
