@@ -4,11 +4,13 @@ import json
 import random
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
+from ingest_core import stac
 from ingest_core.errors import InvalidDrop, TransientError
-from ingest_core.stac import collection_body, parse_catalog, preflight
+from ingest_core.stac import Preflight, collection_body, load_json, parse_catalog, preflight, sibling_url
 
 C = "https://acct.blob.core.windows.net/catalogs"
 
@@ -404,3 +406,266 @@ def test_every_item_with_its_assets_out_of_reach_makes_the_catalog_invalid():
     with pytest.raises(InvalidDrop) as err:
         preflight(f"{C}/t/catalog.json", catalog([{"rel": "item", "href": "./a.json"}]), C, docs.get, max_links=10)
     assert "asset-container-not-allowed" in err.value.reason and err.value.where == f"{C}/t/a.json"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"[1]", "not a STAC catalog: the document is not a JSON object"),
+        (json.dumps({"type": "Catalog", "id": "", "links": []}).encode(), 'not a STAC catalog: "id" must be a non-empty string'),
+        (json.dumps({"type": "Catalog", "id": "x", "links": "a"}).encode(), 'not a STAC catalog: "links" must be a list of link objects'),
+        (b'{"type": "Catalog", "title": "\xff"}', "not valid JSON (not UTF-8 text): fix the file and upload it again"),
+        (b"{not json", "not valid JSON at line 1 column 2: fix the file and upload it again"),
+    ],
+)  # fmt: skip
+def test_catalog_reasons_read_in_full(data, reason):
+    """The whole reason is what the user reads in the job: what is wrong and how to fix it."""
+    with pytest.raises(InvalidDrop) as info:
+        parse_catalog(data, f"{C}/t/catalog.json")
+    assert (info.value.reason, info.value.where) == (reason, f"{C}/t/catalog.json")
+
+
+def test_nan_is_named_in_the_reason():
+    with pytest.raises(InvalidDrop) as info:
+        parse_catalog(b'{"type": "Catalog", "id": "x", "links": [], "n": NaN}', f"{C}/t/catalog.json")
+    assert "NaN is not a JSON number" in info.value.reason
+
+
+def test_nesting_is_checked_on_text_as_well_as_bytes():
+    with pytest.raises(InvalidDrop, match="nested deeper than 100 levels") as info:
+        load_json("[" * 150 + "]" * 150, f"{C}/t/i.json")
+    assert info.value.where == f"{C}/t/i.json"
+    assert load_json('{"a": [[1]]}', "w") == {"a": [[1]]}
+
+
+def test_a_lone_surrogate_that_json_accepts_is_not_a_crash():
+    """json.loads takes UTF-8-encoded surrogates; the nesting check must not fail on the same bytes."""
+    data = b'{"type": "Catalog", "id": "x", "links": [], "title": "\xed\xa0\x80"}'
+    assert parse_catalog(data, f"{C}/t/catalog.json")["title"] == "\ud800"
+
+
+def test_a_clean_catalog_has_no_notes_and_a_bad_version_is_quoted():
+    pf = preflight(f"{C}/t/catalog.json", catalog([{"rel": "item", "href": "./i.json"}]), C, lambda u: item("i"), 10)
+    assert pf.warnings == [] and pf.item_warnings == []
+    root = catalog([{"rel": "item", "href": "./i.json"}], stac_version="0.9; beta")
+    pf = preflight(f"{C}/t/catalog.json", root, C, lambda u: item("i"), 10)
+    assert pf.warnings == [f"{C}/t/catalog.json: stac_version is '0.9, beta', STAC 1.x expected (read as 1.x)"]
+
+
+def test_notes_name_the_catalog_they_are_about():
+    child = {"type": "Catalog", "id": "c", "stac_version": "1.0.0", "links": [{"rel": "item", "href": "./i.json"}]}
+    docs = {f"{C}/t/a/catalog.json": child, f"{C}/t/a/i.json": item("i")}
+    root = catalog([{"rel": "child", "href": "./a/catalog.json"}], description="")
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, 10)
+    assert [w.split(": ", 1)[0] for w in pf.warnings] == [f"{C}/t/catalog.json", f"{C}/t/a/catalog.json"]
+    assert all("has no description" in w for w in pf.warnings)
+
+
+def test_root_problems_name_the_root_file():
+    url = f"{C}/t/catalog.json"
+    with pytest.raises(InvalidDrop, match='"id" must be') as info:
+        preflight(url, {"type": "Catalog", "links": []}, C, lambda u: None, 10)
+    assert info.value.where == url
+    with pytest.raises(InvalidDrop, match="lists 3 links") as info:
+        preflight(url, catalog([{"rel": "item", "href": f"./{i}.json"} for i in range(3)]), C, lambda u: None, 2)
+    assert info.value.where == url
+    with pytest.raises(InvalidDrop) as info:
+        preflight(url, catalog([{"rel": "root", "href": "./catalog.json"}]), C, lambda u: None, 10)
+    assert info.value.reason == "the catalog links no items (through item or child links): nothing to ingest"
+    assert info.value.where == url
+
+
+def test_a_document_may_link_exactly_the_limit():
+    root = catalog([{"rel": "item", "href": f"./{i}.json"} for i in range(5)])
+    pf = preflight(f"{C}/t/catalog.json", root, C, lambda u: item(u.rsplit("/", 1)[1][:-5]), max_links=5)
+    assert pf.item_count == 5 and pf.links_checked == 5
+
+
+def test_the_per_document_limit_reason_says_how_to_fix_it():
+    root = catalog([{"rel": "item", "href": f"./{i}.json"} for i in range(3)])
+    with pytest.raises(InvalidDrop) as info:
+        preflight(f"{C}/t/catalog.json", root, C, lambda u: None, max_links=2)
+    assert info.value.reason == (
+        "document lists 3 links, more than the 2 documents one catalog may link (PREFLIGHT_MAX_LINKS): split the catalog"
+    )
+
+
+def test_a_child_that_is_not_a_catalog_is_reported_where_it_is_linked():
+    root = catalog([{"rel": "child", "href": "./a/catalog.json"}])
+    with pytest.raises(InvalidDrop, match="is not a STAC catalog") as info:
+        preflight(f"{C}/t/catalog.json", root, C, lambda u: item("i"), 10)
+    assert f"child link {C}/t/a/catalog.json" in info.value.reason and info.value.where == f"{C}/t/catalog.json"
+    docs = {f"{C}/t/a/catalog.json": catalog([{"rel": "child", "href": "./b.json"}]), f"{C}/t/a/b.json": [1]}
+    with pytest.raises(InvalidDrop, match="is not a STAC catalog") as info:
+        preflight(f"{C}/t/catalog.json", root, C, docs.get, 10)
+    assert info.value.where == f"{C}/t/a/catalog.json"
+
+
+def test_a_child_too_deep_for_the_reader_is_invalid_naming_it():
+    def read(url):
+        raise RecursionError
+
+    root = catalog([{"rel": "child", "href": "./a/catalog.json"}])
+    with pytest.raises(InvalidDrop, match="nested deeper than 100 levels") as info:
+        preflight(f"{C}/t/catalog.json", root, C, read, 10)
+    assert info.value.where == f"{C}/t/a/catalog.json"
+
+
+def test_a_link_back_to_a_seen_catalog_is_skipped_and_the_next_links_are_followed():
+    root = catalog([{"rel": "child", "href": "./catalog.json"}, {"rel": "item", "href": "./i.json"},
+                    {"rel": "item", "href": "./i.json"}, {"rel": "item", "href": "./j.json"}])  # fmt: skip
+    pf = preflight(f"{C}/t/catalog.json", root, C, lambda u: item(u.rsplit("/", 1)[1][:-5]), 10)
+    assert pf.child_catalogs == [] and pf.item_urls == [f"{C}/t/i.json", f"{C}/t/j.json"]
+
+
+def test_item_urls_are_listed_in_walk_order():
+    root, docs = _tree(3, 2)
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, max_links=100, workers=4)
+    assert pf.item_urls == [f"{C}/t/c{c}/i{i}.json" for c in range(3) for i in range(2)]
+
+
+def test_unreadable_and_duplicate_items_are_shown_with_their_id():
+    docs = {f"{C}/t/a.json": item("same"), f"{C}/t/b.json": item("same")}
+
+    def read(url):
+        if url.endswith("/bad.json"):
+            raise InvalidDrop("not valid JSON at line 1 column 1", where=url)
+        return docs[url]
+
+    root = catalog([{"rel": "item", "href": f"./{n}.json"} for n in ("a", "b", "bad")])
+    pf = preflight(f"{C}/t/catalog.json", root, C, read, 10)
+    texts = [w.text() for w in pf.item_warnings]
+    assert f"item ? ({C}/t/bad.json): item-unreadable [will fail]: not valid JSON at line 1 column 1" in texts
+    assert [w.item_id for w in pf.item_warnings if w.rule == "duplicate-item-id"] == ["same"]
+
+
+def test_asset_containers_come_from_hrefs_relative_to_the_item_past_unusable_ones():
+    doc = {**item("i"), "assets": {"bad": {"href": "https://[::1/x"}, "data": {"href": "../../assets/x.tif"}}}
+    pf = preflight(
+        f"{C}/t/catalog.json", catalog([{"rel": "item", "href": "./i.json"}]), C, lambda u: doc, 10,
+        asset_containers=["assets"],
+    )  # fmt: skip
+    assert pf.asset_containers == {C, "https://acct.blob.core.windows.net/assets"}
+
+
+def test_item_warnings_put_predicted_failures_first_and_the_summary_keeps_every_kind_once():
+    docs = {f"{C}/t/a.json": {**item("a"), "stac_version": "0.9"}, f"{C}/t/b.json": {**item("b"), "geometry": None}}
+    root = catalog([{"rel": "item", "href": "./a.json"}, {"rel": "item", "href": "./b.json"}], description="")
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, 10)
+    assert [(w.file, w.rule) for w in pf.item_warnings] == [(f"{C}/t/b.json", "geometry-missing"),
+                                                            (f"{C}/t/a.json", "stac-version")]  # fmt: skip
+    assert pf.warnings[0] == "1 of 2 items predicted to fail (geometry-missing x1, stac-version x1)"
+    assert pf.warnings[1:] == [pf.item_warnings[0].text(), f"{C}/t/catalog.json: catalog has no description "
+                               "(STAC asks for one, the GeoCatalog does not)", pf.item_warnings[1].text()]  # fmt: skip
+
+
+def test_reads_run_on_at_most_workers_named_threads(monkeypatch):
+    made = []
+
+    class Pool(stac.ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self._max_workers)
+
+    monkeypatch.setattr(stac, "ThreadPoolExecutor", Pool)
+    names = set()
+    root = catalog([{"rel": "item", "href": "./i.json"}])
+    for workers in (0, 1, 3):
+        preflight(f"{C}/t/catalog.json", root, C, lambda u: names.add(threading.current_thread().name) or item("i"),
+                  10, workers=workers)  # fmt: skip
+    assert made == [1, 1, 3]
+    assert all(n.startswith("preflight_") for n in names)  # what the local twin's log lines show
+
+
+class _NowPool:
+    """An executor that reads at submit time: what was read is exactly what was asked for."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def submit(self, fn, *args):
+        fut = Future()
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        return fut
+
+
+@pytest.mark.parametrize(("workers", "window"), [(1, 4), (2, 8)])
+def test_reads_ahead_of_the_document_being_checked_are_bounded_by_the_window(monkeypatch, workers, window):
+    monkeypatch.setattr(stac, "ThreadPoolExecutor", _NowPool)
+    root = catalog([{"rel": "child", "href": f"./c{c}/catalog.json"} for c in range(30)])
+    reads = []
+
+    def read(url):
+        reads.append(url)
+        return {"type": "Feature"} if url.endswith("/c0/catalog.json") else catalog([])
+
+    with pytest.raises(InvalidDrop, match="is not a STAC catalog"):
+        preflight(f"{C}/t/catalog.json", root, C, read, max_links=100, workers=workers)
+    assert len(reads) == window == workers * stac.READ_AHEAD
+
+
+def test_read_in_order_yields_in_the_order_asked_and_asks_at_most_ahead():
+    asked = []
+
+    def targets():
+        for i in range(10):
+            asked.append(i)
+            yield "item", str(i)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        docs = stac._read_in_order(pool, lambda u: int(u), targets(), 3)
+        assert next(docs) == 0 and asked == [0, 1, 2]
+        assert list(docs) == list(range(1, 10))
+
+
+def test_placeholder_collection_from_catalog_fields_and_item_extents():
+    pf = Preflight(catalog_id="cat-1", catalog=catalog([], title="T", license="CC-BY-4.0", description="D" * 150))
+    pf.bboxes = [[1, 2, 3, 4], [-5, -6, 0, 1], [0, 0, 7, 8]]
+    pf.datetimes = ["2022-01-01T00:00:00Z", "2020-06-01T00:00:00Z", "2021-01-01T00:00:00Z"]
+    assert collection_body("my-coll", pf, None) == {
+        "id": "my-coll", "type": "Collection", "stac_version": "1.0.0", "title": "T", "description": "D" * 150,
+        "license": "CC-BY-4.0", "links": [], "msft:short_description": "D" * 100,
+        "extent": {"spatial": {"bbox": [[-5, -6, 7, 8]]},
+                   "temporal": {"interval": [["2020-06-01T00:00:00Z", "2022-01-01T00:00:00Z"]]}},
+    }  # fmt: skip
+
+
+def test_placeholder_collection_without_facts_covers_the_world_and_all_time():
+    pf = Preflight(catalog_id="cat-1", catalog={"type": "Catalog", "id": "cat-1", "links": []})
+    body = collection_body("my-coll", pf, None)
+    assert body["extent"] == {
+        "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+        "temporal": {"interval": [[None, None]]},
+    }
+    assert (body["title"], body["description"], body["license"]) == ("cat-1", "Created for catalog cat-1", "other")
+
+
+@pytest.mark.parametrize("uploaded", [{"id": "x", "type": "Catalog", "license": "MIT"}, {"license": "MIT"}])
+def test_an_uploaded_collection_is_always_a_collection(uploaded):
+    pf = Preflight(catalog_id="cat-1", catalog=catalog([]))
+    assert collection_body("my-coll", pf, uploaded) == {"id": "my-coll", "type": "Collection", "license": "MIT",
+                                                        "links": []}  # fmt: skip
+
+
+def test_collection_json_reason_reads_in_full():
+    with pytest.raises(InvalidDrop) as info:
+        collection_body("my-coll", Preflight(catalog_id="c", catalog=catalog([])), "text")
+    assert info.value.reason == "collection.json beside the catalog is not a JSON object: fix it and upload it again"
+
+
+@pytest.mark.parametrize(
+    ("url", "sibling"),
+    [(f"{C}/a/b/catalog.json", f"{C}/a/b/collection.json"), (f"{C}/catalog.json", f"{C}/collection.json"),
+     (f"{C}/my dir/catalog.json?sig=x", f"{C}/my dir/collection.json")],
+)  # fmt: skip
+def test_sibling_url_is_in_the_same_folder(url, sibling):
+    assert sibling_url(url, "collection.json") == sibling
