@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from ingest_core.errors import ServiceError
+from ingest_core.ledger import OPEN
 from ingest_core.pipeline import handle_drop
 from ingest_core.reconcile import MAX_ATTEMPTS, outcome, reconcile
 from ingest_core.states import JobState
@@ -51,6 +52,14 @@ def test_failure_reason_comes_from_status_history():
         (run("Failed", history=[{"errorMessage": "no code"}]), (JobState.FAILED, "run failed")),
         ({}, (None, "")),
         ({"operation": {"status": "Failed", "statusHistory": []}}, (JobState.FAILED, "run failed")),
+        # counters the service left out count as none
+        ({"operation": {"status": "Succeeded", "totalSuccessfulItems": 2}}, (JobState.SUCCEEDED, "")),
+        ({"operation": {"status": "Failed", "totalFailedItems": 2}}, (JobState.FAILED, "run failed")),
+        # the error text keeps the code and the message whole
+        (
+            run("Failed", history=[{"errorCode": "XmlInvalid", "errorMessage": "bad XML"}]),
+            (JobState.FAILED, "XmlInvalid: bad XML"),
+        ),
     ],
 )
 def test_outcome_with_its_error_text(r, expected):
@@ -154,3 +163,51 @@ def test_due_jobs_go_before_waiting_ones_oldest_first():
     waiting = Job(job_id="wait", blob_url="u", etag="e", created_at=now - timedelta(hours=3),
                   next_attempt_at=now + timedelta(minutes=5))  # fmt: skip
     assert [j.job_id for j in sorted([waiting, new, old], key=_due_first)] == ["old", "new", "wait"]
+
+
+@pytest.mark.parametrize("operation", [{"status": "Running"}, None], ids=["no counters yet", "no operation yet"])
+def test_a_run_that_reports_no_counters_yet_is_followed_with_none_and_no_write(rt, operation):
+    job = running_job(rt)
+    if operation is None:
+        del rt.geocatalog.runs[job.run_id]["operation"]
+    else:
+        rt.geocatalog.runs[job.run_id]["operation"] = operation
+    before = rt.ledger.get(job.job_id)
+    summary = reconcile(rt)
+    assert summary.followed == {job.job_id: "RUNNING"} and summary.errors == {}
+    after = rt.ledger.get(job.job_id)
+    assert (after.successful_items, after.failed_items, after.pending_items) == (0, 0, 0)
+    assert after.row_etag == before.row_etag  # nothing new: the row is not rewritten
+
+
+def test_a_run_is_read_under_its_own_collection_and_ingestion(rt, monkeypatch):
+    job = running_job(rt)
+    real = rt.geocatalog.get_run
+
+    def get_run(collection_id, ingestion_id, run_id):  # the service's path names all three: a wrong one is a 404
+        ingestion = rt.geocatalog.ingestions[rt.geocatalog.runs[run_id]["ingestion"]]
+        if (collection_id, ingestion_id) != (ingestion["collection"], ingestion["id"]):
+            raise ServiceError(404, "ResourceNotFound", f"run {run_id} not found")
+        return real(collection_id, ingestion_id, run_id)
+
+    monkeypatch.setattr(rt.geocatalog, "get_run", get_run)
+    rt.geocatalog.finish(job.run_id, ok=2)
+    assert reconcile(rt).finished == {job.job_id: "SUCCEEDED"}
+
+
+def test_a_job_whose_row_was_removed_meanwhile_does_not_stop_the_pass(rt, monkeypatch):
+    bad, good = running_job(rt, "bad"), running_job(rt, "good")
+    rt.ledger.update(rt.ledger.get(bad.job_id), attempts=MAX_ATTEMPTS)
+    real = rt.geocatalog.get_run
+
+    def get_run(collection_id, ingestion_id, run_id):
+        if run_id == bad.run_id:
+            rt.ledger.store.delete(OPEN, bad.job_id)  # an operator cleared the row while the pass read its run
+            raise KeyError("a bug this job triggers")
+        return real(collection_id, ingestion_id, run_id)
+
+    monkeypatch.setattr(rt.geocatalog, "get_run", get_run)
+    rt.geocatalog.finish(good.run_id, ok=2)
+    summary = reconcile(rt)
+    assert summary.finished == {good.job_id: "SUCCEEDED"} and list(summary.errors) == [bad.job_id]
+    assert rt.ledger.get(bad.job_id) is None

@@ -5,17 +5,23 @@ The same behaviour runs against the emulator's injected faults in tests/integrat
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
 from ingest_core.errors import TransientError
+from ingest_core.events import Drop
 from ingest_core.job import now_utc
-from ingest_core.ledger import OPEN
+from ingest_core.ledger import OPEN, Ledger
 from ingest_core.pipeline import handle_drop
 from ingest_core.reconcile import reconcile
 from ingest_core.states import JobState
-from tests.unit.memory_twin import drop_of, memory_runtime, put_catalog
+from ingest_core.table_store import MemoryTableStore
+from tests.unit.memory_twin import ACCOUNT, drop_of, memory_runtime, put_catalog
 
 
 def failing(times: int, real):
@@ -96,3 +102,114 @@ def test_queued_jobs_start_oldest_first():
     summary = reconcile(rt)
     assert summary.resumed[older.job_id] == "RUNNING"  # the one freed slot goes to the older job
     assert rt.ledger.get(younger.job_id).state == JobState.QUEUED
+
+
+def test_queued_jobs_take_every_freed_slot_and_stop_at_the_first_left_queued():
+    rt = memory_runtime(max_concurrent_runs=2)
+    busy = [handle_drop(rt, drop_of(rt, put_catalog(rt, f"busy{k}", catalog_id=f"busy-{k}"))) for k in range(2)]
+    queued = [handle_drop(rt, drop_of(rt, put_catalog(rt, f"q{k}", catalog_id=f"queued-{k}"))) for k in range(3)]
+    for job in busy:
+        rt.geocatalog.finish(job.run_id, ok=2)
+    summary = reconcile(rt)
+    assert summary.resumed == {queued[0].job_id: "RUNNING", queued[1].job_id: "RUNNING", queued[2].job_id: "QUEUED"}
+    assert rt.ledger.get(queued[2].job_id).state == JobState.QUEUED
+
+
+def test_every_job_a_pass_worked_on_counts_as_worked_none_as_skipped(monkeypatch):
+    rt = memory_runtime()
+    monkeypatch.setattr(rt.geocatalog, "create_source", failing(1, rt.geocatalog.create_source))
+    with pytest.raises(TransientError):
+        handle_drop(rt, drop_of(rt, put_catalog(rt, "resumed", catalog_id="resumed")))
+    (resumed,) = rt.ledger.open_jobs()
+    rt.ledger.update(resumed, next_attempt_at=now_utc() - timedelta(seconds=1))
+    finished, followed, errored = (handle_drop(rt, drop_of(rt, put_catalog(rt, name, catalog_id=name)))
+                                   for name in ("finished", "followed", "errored"))  # fmt: skip
+    rt.geocatalog.finish(finished.run_id, ok=2)
+    real = rt.geocatalog.get_run
+
+    def get_run(collection_id, ingestion_id, run_id):
+        if run_id == errored.run_id:
+            raise TransientError("GeoCatalog GET /runs/{runId} still failing after 2 attempts (HTTP 503)")
+        return real(collection_id, ingestion_id, run_id)
+
+    monkeypatch.setattr(rt.geocatalog, "get_run", get_run)
+    summary = reconcile(rt)
+    assert (list(summary.finished), list(summary.followed)) == ([finished.job_id], [followed.job_id])
+    assert (list(summary.resumed), list(summary.errors)) == ([resumed.job_id], [errored.job_id])
+    assert summary.touched() == {finished.job_id, followed.job_id, resumed.job_id, errored.job_id}
+    assert summary.skipped == 0
+
+
+def test_a_pass_takes_jobs_up_to_the_last_instant_of_its_budget(monkeypatch):
+    rt = memory_runtime(reconcile_budget_seconds=2)
+    for k in range(3):
+        handle_drop(rt, drop_of(rt, put_catalog(rt, f"r{k}", catalog_id=f"coll-{k}")))
+    ticks = itertools.count()  # a clock that moves one second each time the pass reads it: starts at 0
+    monkeypatch.setattr("ingest_core.reconcile.time", SimpleNamespace(monotonic=lambda: next(ticks)))
+    summary = reconcile(rt)
+    assert len(summary.followed) == 2 and summary.skipped == 1  # taken at 1 s and at 2 s (the end), not at 3 s
+
+
+def test_a_job_is_due_from_the_instant_of_its_next_attempt(monkeypatch):
+    rt = memory_runtime()
+    monkeypatch.setattr(rt.geocatalog, "create_source", failing(1, rt.geocatalog.create_source))
+    with pytest.raises(TransientError):
+        handle_drop(rt, drop_of(rt, put_catalog(rt, "a", catalog_id="coll")))
+    (job,) = rt.ledger.open_jobs()
+    rt.ledger.update(job, next_attempt_at=now_utc() - timedelta(seconds=1))
+    due_at = rt.ledger.get(job.job_id).next_attempt_at
+    monkeypatch.setattr("ingest_core.reconcile.now_utc", lambda: due_at - timedelta(microseconds=1))
+    assert reconcile(rt).resumed == {}  # a moment early: not yet
+    monkeypatch.setattr("ingest_core.reconcile.now_utc", lambda: due_at)
+    assert reconcile(rt).resumed == {job.job_id: "RUNNING"}
+
+
+def test_a_pass_talks_to_the_service_through_the_client_that_does_not_wait(monkeypatch):
+    rt = memory_runtime()
+    job = handle_drop(rt, drop_of(rt, put_catalog(rt, "a", catalog_id="coll")))
+    impatient = dataclasses.replace(rt.geocatalog, calls=[])  # the same service state, its own call record
+    monkeypatch.setattr(rt.geocatalog, "impatient", lambda: impatient)
+    rt.geocatalog.calls.clear()
+    rt.geocatalog.finish(job.run_id, ok=2)
+    assert reconcile(rt).finished == {job.job_id: "SUCCEEDED"}
+    assert "get_run" in impatient.calls and rt.geocatalog.calls == []
+
+
+def test_a_pass_runs_at_most_reconcile_workers_jobs_at_once(monkeypatch):
+    rt = memory_runtime(reconcile_workers=3)
+    handle_drop(rt, drop_of(rt, put_catalog(rt, "a", catalog_id="coll")))
+    sizes = []
+
+    class Pool(ThreadPoolExecutor):
+        def __init__(self, max_workers=None, **kwargs):
+            sizes.append(max_workers)
+            super().__init__(max_workers, **kwargs)
+
+    monkeypatch.setattr("ingest_core.reconcile.ThreadPoolExecutor", Pool)
+    reconcile(rt)
+    assert sizes == [3]
+
+
+class _Publisher:
+    """Stands in for the Event Grid client: records the completion events it was asked to send."""
+
+    enabled = True
+    retry_grace = timedelta(0)
+
+    def __init__(self):
+        self.published: list[str] = []
+
+    def publish_completion(self, job):
+        self.published.append(job.job_id)
+        return True
+
+
+def test_a_pass_sends_the_completion_events_that_did_not_go_out():
+    ledger = Ledger(MemoryTableStore(), outbox=True)  # no in-line publish: as if the topic was down when it ended
+    rt = dataclasses.replace(memory_runtime(), ledger=ledger, completion=_Publisher())
+    drop = Drop(account="acct", container="cat", path="a/catalog.json", url=f"{ACCOUNT}/cat/a/catalog.json", etag="e")
+    job = ledger.transition(ledger.claim(drop, 60).job, JobState.INVALID, last_error="bad")
+    summary = reconcile(rt)
+    assert summary.events_published == 1 and rt.completion.published == [job.job_id]
+    assert not ledger.event_pending(job.job_id)
+    assert reconcile(rt).events_published == 0  # sent once: never again
