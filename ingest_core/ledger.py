@@ -295,7 +295,7 @@ class Ledger:
             return True
         return False
 
-    def free_orphan_slots(self, count: int) -> list[str]:
+    def free_orphan_slots(self) -> list[str]:
         """Free slots whose holder is no longer an open job (it ended, or died after ending); their names."""
         holders = {j.job_id for j in self.open_jobs()}
         freed = []

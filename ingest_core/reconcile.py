@@ -104,7 +104,7 @@ def reconcile(rt: Runtime) -> Summary:
     summary = Summary()
     deadline = time.monotonic() + rt.settings.reconcile_budget_seconds
     rt_pass = replace(rt, geocatalog=rt.geocatalog.impatient())
-    rt.ledger.free_orphan_slots(rt.settings.max_concurrent_runs)
+    rt.ledger.free_orphan_slots()
     now = now_utc()
     due = [
         j

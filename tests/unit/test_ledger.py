@@ -201,7 +201,7 @@ def test_a_slot_is_freed_when_its_job_ends_and_an_orphan_is_recovered(ledger):
     assert ledger.runs_in_flight(1) == 0
     assert ledger.take_slot(b, 1, run_requested_at=now_utc())
     ledger.store.delete(OPEN, b.job_id)  # its holder vanished without giving the slot back (a crash)
-    assert ledger.free_orphan_slots(1) == [b.slot] and ledger.runs_in_flight(1) == 0
+    assert ledger.free_orphan_slots() == [b.slot] and ledger.runs_in_flight(1) == 0
 
 
 def test_job_ids_start_with_the_blob_hash_so_get_finds_finished_jobs(ledger):
@@ -371,7 +371,7 @@ def test_slot_rows_say_since_when_they_are_held_and_are_cleared_when_freed(ledge
     assert before <= datetime.fromisoformat(held[a.job_id]["since"]) <= now_utc()
     ledger.transition(ledger.transition(a, JobState.RUNNING, run_id="r"), JobState.SUCCEEDED)
     ledger.store.delete(OPEN, b.job_id)  # b's holder vanished
-    assert ledger.free_orphan_slots(2) == [b.slot]
+    assert ledger.free_orphan_slots() == [b.slot]
     assert [(s["holder"], s["since"]) for s in ledger.slots(2)] == [("", ""), ("", "")]
 
 
