@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from typing import Any
@@ -50,8 +51,17 @@ def container_url_of(blob_url: str) -> str:
 
 
 def _host_style(host: str) -> bool:
-    """Account in the host name (acct.blob.core.windows.net) rather than the path (Azurite, IP hosts)."""
-    return host.endswith(".blob.core.windows.net") or (host.count(".") >= 2 and not host[0].isdigit())
+    """Account in the host name (acct.blob.core.windows.net, any cloud's suffix, acct.blob.localhost) rather than
+    the path (Azurite, IP hosts, localhost). Account names may start with a digit: only an IP address is an IP host."""
+    return host.count(".") >= 2 and not _is_ip_address(host)
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_blob_url(url: str) -> tuple[str, str, str]:
@@ -59,13 +69,13 @@ def parse_blob_url(url: str) -> tuple[str, str, str]:
     try:
         parts = urlsplit(url)
     except (ValueError, TypeError, AttributeError):
-        raise InvalidDrop(f"not a blob URL: {cap_text(str(url), 300)}") from None
+        raise InvalidDrop(f"not a blob URL: {cap_text(url_without_query(str(url)), 300)}") from None
     segments = [unquote(s) for s in parts.path.lstrip("/").split("/")]
     host = parts.hostname or ""
     if _host_style(host):
         account, rest = host.split(".", 1)[0], segments
     else:  # path-style (Azurite, IP hosts): /<account>/<container>/<path>
-        account, rest = (segments[0] if segments else ""), segments[1:]
+        account, rest = segments[0], segments[1:]  # split() always gives at least one segment
     if len(rest) < 2 or not rest[0] or not rest[-1]:
         raise InvalidDrop(
             f"not a blob URL (need account, container and blob name): {cap_text(url_without_query(url), 300)}"
@@ -169,18 +179,15 @@ def drop_from_blob_trigger(uri: str, etag: str | None, length: int | None = None
         raise InvalidDrop(f"blob trigger URI is not a usable URL: {cap_text(repr(uri), 300)}")
     url = canonical_blob_url(uri)
     account, container, path = parse_blob_url(url)
-    try:
-        return Drop(
-            account=account,
-            container=container,
-            path=path,
-            url=url,
-            etag=normalize_etag(etag if isinstance(etag, str) else ""),
-            api="PutBlob",
-            size=length if isinstance(length, int) and not isinstance(length, bool) and length >= 0 else None,
-        )
-    except ValidationError as exc:
-        raise InvalidDrop(f"blob trigger input is not usable: {exc.errors()[0]['msg']}") from None
+    return Drop(
+        account=account,
+        container=container,
+        path=path,
+        url=url,
+        etag=normalize_etag(etag if isinstance(etag, str) else ""),
+        api="PutBlob",
+        size=length if isinstance(length, int) and not isinstance(length, bool) and length >= 0 else None,
+    )
 
 
 def blob_created_event(drop: Drop, api: str = "PutBlockList", event_id: str = "", topic: str = "") -> dict[str, Any]:

@@ -4,13 +4,18 @@ import pytest
 
 from ingest_core.errors import InvalidDrop
 from ingest_core.events import (
+    MAX_BLOB_NAME_CHARS,
+    MAX_URL_CHARS,
     NEW_UPLOAD_APIS,
+    Drop,
     blob_created_event,
+    canonical_blob_url,
     container_url_of,
     drop_from_blob_trigger,
     drops_from_event,
     parse_blob_url,
 )
+from ingest_core.trust import TOPIC_RE
 
 DOC_SAMPLE = {
     "topic": "/subscriptions/s/resourceGroups/Storage/providers/Microsoft.Storage/storageAccounts/my-storage-account",
@@ -62,12 +67,26 @@ def test_other_event_types_are_ignored():
     assert drops_from_event({**DOC_SAMPLE, "eventType": "Microsoft.Storage.BlobDeleted"}) == []
 
 
+def test_skipped_events_do_not_hide_the_uploads_after_them():
+    deleted = {**DOC_SAMPLE, "eventType": "Microsoft.Storage.BlobDeleted"}
+    partial = {**DOC_SAMPLE, "data": {**DOC_SAMPLE["data"], "api": "PutBlock"}}
+    assert [d.path for d in drops_from_event([deleted, partial, DOC_SAMPLE])] == ["a/catalog.json"]
+
+
 def test_event_keeps_subject_and_topic_for_the_trust_check():
     (drop,) = drops_from_event(DOC_SAMPLE)
     assert drop.subject == DOC_SAMPLE["subject"] and drop.topic == DOC_SAMPLE["topic"]
     ce = {"specversion": "1.0", "type": DOC_SAMPLE["eventType"], "source": DOC_SAMPLE["topic"], "id": "1",
           "subject": DOC_SAMPLE["subject"], "data": DOC_SAMPLE["data"]}  # fmt: skip
     assert drops_from_event(ce)[0].topic == DOC_SAMPLE["topic"]  # CloudEvents: `source` is the topic
+
+
+def test_an_event_without_a_topic_gives_a_drop_without_one():
+    """Only a CloudEvent's `source` stands in for the topic; otherwise there is no topic (and nothing to check)."""
+    no_topic = {k: v for k, v in DOC_SAMPLE.items() if k != "topic"}
+    assert drops_from_event(no_topic)[0].topic == ""
+    assert drops_from_event({**no_topic, "source": "/subscriptions/s/elsewhere"})[0].topic == ""
+    assert drops_from_event({**DOC_SAMPLE, "topic": ""})[0].topic == ""
 
 
 @pytest.mark.parametrize(
@@ -134,9 +153,88 @@ def test_azurite_path_style_url():
         "devstoreaccount1", "catalogs", "t/x/catalog.json")  # fmt: skip
 
 
-def test_url_without_blob_name_is_invalid():
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://acct.blob.core.windows.net/container",
+        "https://acct.blob.core.windows.net//catalog.json",  # no container
+        "https://127.0.0.1:10000/devstoreaccount1//catalog.json",
+        "https://acct.blob.core.windows.net/container/",  # a folder, not a blob
+        "https://acct.blob.core.windows.net/container/a/",
+        "https://127.0.0.1:10000/devstoreaccount1/container",
+    ],
+)
+def test_url_without_container_or_blob_name_is_invalid(url):
     with pytest.raises(InvalidDrop, match="not a blob URL"):
-        parse_blob_url("https://acct.blob.core.windows.net/container")
+        parse_blob_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "parsed", "container_url"),
+    [
+        ("https://1data.blob.core.windows.net/cats/a/catalog.json", ("1data", "cats", "a/catalog.json"),
+         "https://1data.blob.core.windows.net/cats"),  # account names may start with a digit
+        ("https://1data.blob.core.usgovcloudapi.net/cats/a/catalog.json", ("1data", "cats", "a/catalog.json"),
+         "https://1data.blob.core.usgovcloudapi.net/cats"),  # another cloud's suffix
+        ("http://devstoreaccount1.blob.localhost:10000/cats/catalog.json", ("devstoreaccount1", "cats", "catalog.json"),
+         "http://devstoreaccount1.blob.localhost:10000/cats"),  # Azurite's production-style URL
+        ("http://localhost:10000/devstoreaccount1/cats/catalog.json", ("devstoreaccount1", "cats", "catalog.json"),
+         "http://localhost:10000/devstoreaccount1/cats"),
+        ("http://azurite:10000/devstoreaccount1/cats/catalog.json", ("devstoreaccount1", "cats", "catalog.json"),
+         "http://azurite:10000/devstoreaccount1/cats"),  # a compose service name
+        ("http://172.17.0.2:10000/devstoreaccount1/cats/catalog.json", ("devstoreaccount1", "cats", "catalog.json"),
+         "http://172.17.0.2:10000/devstoreaccount1/cats"),
+        ("http://1.2.3.4:10000/devstoreaccount1/cats/catalog.json", ("devstoreaccount1", "cats", "catalog.json"),
+         "http://1.2.3.4:10000/devstoreaccount1/cats"),
+    ],
+)  # fmt: skip
+def test_account_is_in_the_host_name_unless_the_host_is_an_ip_address_or_a_single_label(url, parsed, container_url):
+    assert parse_blob_url(url) == parsed
+    assert container_url_of(url) == container_url
+
+
+def test_blob_names_up_to_the_storage_limit_are_accepted():
+    base = "https://acct.blob.core.windows.net/c/"
+    assert parse_blob_url(base + "n" * MAX_BLOB_NAME_CHARS)[2] == "n" * MAX_BLOB_NAME_CHARS
+    with pytest.raises(InvalidDrop, match=f"blob name longer than {MAX_BLOB_NAME_CHARS} characters"):
+        parse_blob_url(base + "n" * (MAX_BLOB_NAME_CHARS + 1))
+
+
+LONG = "x" * 5000
+
+
+@pytest.mark.parametrize(
+    ("bad", "start"),
+    [
+        (lambda: parse_blob_url("https://[::1/" + LONG), "not a blob URL: https://[::1/xxx"),
+        (lambda: canonical_blob_url("https://[::1/" + LONG), "not a blob URL: https://[::1/xxx"),
+        (lambda: parse_blob_url("https://a.blob.core.windows.net/" + LONG), "not a blob URL (need account, container"
+         " and blob name): https://a.blob.core.windows.net/xxx"),
+        (lambda: parse_blob_url("https://a.blob.core.windows.net/c/" + LONG), "blob name longer than 1024 characters: xxx"),
+        (lambda: drop_from_blob_trigger("https://a.blob.core.windows.net/c/" + LONG, "e"),
+         "blob trigger URI is not a usable URL: 'https://a.blob.core.windows.net/c/xxx"),
+    ],
+)  # fmt: skip
+def test_errors_quote_the_bad_input_cut_to_300_characters(bad, start):
+    with pytest.raises(InvalidDrop) as exc:
+        bad()
+    message = str(exc.value)
+    assert message.startswith(start)
+    assert len(message.split(": ", 1)[1]) <= 300
+
+
+@pytest.mark.parametrize(
+    ("bad", "url"),
+    [
+        (parse_blob_url, "https://a.blob.core.windows.net/c?sig=SECRET&next=?"),  # the query starts at the first `?`
+        (parse_blob_url, "https://[::1/c/a?sig=SECRET"),
+        (canonical_blob_url, "https://[::1/c/a?sig=SECRET"),
+    ],
+)
+def test_a_sas_never_reaches_the_error_text(bad, url):
+    with pytest.raises(InvalidDrop, match="not a blob URL") as exc:
+        bad(url)
+    assert "SECRET" not in str(exc.value)
 
 
 def test_blob_trigger_input_and_synthesised_event_round_trip():
@@ -174,3 +272,49 @@ def test_data_lake_uploads_are_read_on_the_blob_endpoint():
     (drop,) = drops_from_event({**DOC_SAMPLE, "data": data})
     assert drop.url == "https://mystorageaccount.blob.core.windows.net/testcontainer/a/catalog.json"
     assert drop.account == "mystorageaccount"
+
+
+def test_blob_trigger_uri_may_be_as_long_as_an_event_url():
+    base = "https://acct.blob.core.windows.net/c/"
+    fill = MAX_URL_CHARS - len(base)
+    at_limit = base + "%C3%A9" * (fill // 6) + "a" * (fill % 6)  # a long name percent-encoded
+    assert len(at_limit) == MAX_URL_CHARS
+    assert drop_from_blob_trigger(at_limit, "e").url == at_limit
+    with pytest.raises(InvalidDrop, match="blob trigger URI is not a usable URL"):
+        drop_from_blob_trigger(at_limit + "a", "e")
+
+
+@pytest.mark.parametrize("uri", [None, 5, ""])
+def test_a_blob_trigger_uri_that_is_not_a_url_is_named_as_such(uri):
+    with pytest.raises(InvalidDrop, match=f"blob trigger URI is not a usable URL: {uri!r}"):
+        drop_from_blob_trigger(uri, "e")
+
+
+def test_blob_trigger_drop_is_a_completed_upload_and_an_empty_blob_has_size_zero():
+    drop = drop_from_blob_trigger("https://acct.blob.core.windows.net/catalogs/empty.json", "0x1", 0)
+    assert drop.api in NEW_UPLOAD_APIS
+    assert drop.size == 0  # known to be empty, not of unknown size
+
+
+def test_synthesised_event_has_the_event_grid_schema_and_round_trips():
+    drop = Drop(account="acct", container="catalogs", path="a/catalog.json", etag="0x1", size=0,
+                url="https://acct.blob.core.windows.net/catalogs/a/catalog.json",
+                sequencer="0000000000000000000000000000000a")  # fmt: skip
+    event = blob_created_event(drop)
+    assert set(event) == set(DOC_SAMPLE)
+    assert set(event["data"]) == {"api", "eTag", "contentType", "contentLength", "blobType", "url", "sequencer"}
+    for key in ("dataVersion", "metadataVersion"):
+        assert event[key] == DOC_SAMPLE[key]
+    assert event["data"]["blobType"] == DOC_SAMPLE["data"]["blobType"]
+    assert TOPIC_RE.search(event["topic"])["account"] == "acct"  # the account's system topic, as trust checks
+    (back,) = drops_from_event(event)
+    assert back == drop.model_copy(update={"api": "PutBlockList", "subject": event["subject"], "topic": event["topic"]})
+
+
+def test_synthesised_events_have_distinct_ids_unless_given_one():
+    url = "https://acct.blob.core.windows.net/catalogs/"
+    drops = [drop_from_blob_trigger(url + "a/catalog.json", "0x1"), drop_from_blob_trigger(url + "a/catalog.json", "0x2"),
+             drop_from_blob_trigger(url + "b/catalog.json", "0x1")]  # fmt: skip
+    ids = {blob_created_event(d)["id"] for d in drops}
+    assert len(ids) == 3 and "" not in ids
+    assert blob_created_event(drops[0], event_id="ev-1")["id"] == "ev-1"
