@@ -73,8 +73,11 @@ def test_sweep_dry_run_gives_every_source_a_decision_and_deletes_nothing():
     from ingest_core.reconcile import reconcile
 
     reconcile(rt)
-    import time
+    from datetime import timedelta
 
-    time.sleep(0.5)  # past the (tiny) idle TTL
+    from ingest_core.job import now_utc
+
+    past = (now_utc() - timedelta(hours=1)).isoformat()  # idle well past the (tiny) TTL, without sleeping
+    rt.ledger.put_source_record(job.container_urls[0], last_used=past)
     assert [d.action for d in decide(rt)] == ["delete"]
     assert deleted_ids(sweep(rt)) == job.source_ids and len(rt.geocatalog.sources) == 1
