@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -197,7 +198,7 @@ def blob_created_event(drop: Drop, api: str = "PutBlockList", event_id: str = ""
         or f"/subscriptions/local/resourceGroups/local/providers/Microsoft.Storage/storageAccounts/{drop.account}",
         "subject": f"/blobServices/default/containers/{drop.container}/blobs/{drop.path}",
         "eventType": BLOB_CREATED,
-        "eventTime": "",
+        "eventTime": datetime.now(UTC).isoformat(),  # when storage published it: now, for a synthesised one
         "id": event_id or f"{drop.etag}-{drop.path}",
         "data": {
             "api": api,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ingest_core.events import BLOB_CREATED, NEW_UPLOAD_APIS, Drop, blob_created_event, parse_blob_url
@@ -53,7 +52,6 @@ def event_for_blob(
     drop = Drop(account=account, container=container, path=path, url=blob_url, etag=etag.strip('"'),
                 sequencer=sequencer, size=size)  # fmt: skip
     event = blob_created_event(drop, api=upload_api(copy_id))
-    event["eventTime"] = datetime.now(UTC).isoformat()
     event["data"]["contentType"] = content_type or "application/octet-stream"
     return event
 

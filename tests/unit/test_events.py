@@ -1,5 +1,7 @@
 """events: BlobCreated payloads and blob-trigger input become Drops; everything else is skipped."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from ingest_core.errors import InvalidDrop
@@ -309,6 +311,8 @@ def test_synthesised_event_has_the_event_grid_schema_and_round_trips():
     assert TOPIC_RE.search(event["topic"])["account"] == "acct"  # the account's system topic, as trust checks
     (back,) = drops_from_event(event)
     assert back == drop.model_copy(update={"api": "PutBlockList", "subject": event["subject"], "topic": event["topic"]})
+    published = datetime.fromisoformat(event["eventTime"])  # Event Grid always stamps its events, with a zone
+    assert published.tzinfo is not None and abs((datetime.now(UTC) - published).total_seconds()) < 60
 
 
 def test_synthesised_events_have_distinct_ids_unless_given_one():
