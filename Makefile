@@ -12,6 +12,8 @@ WITH_STACK = test -f $(STACK_ENV) || { echo "the twin is not up: run 'make up' f
              set -a; . $(STACK_ENV); set +a;
 UP_FLAGS  ?=
 DIR       ?= samples/demo-catalog
+# Children mutmut runs at once: one more than the 2 cores, because each child also waits on its fork and pipes.
+MUTATE_WORKERS ?= 3
 
 .PHONY: help setup up down demo status drop logs lint format test test-fast bench bench-pipeline mutate clean
 
@@ -61,10 +63,11 @@ bench: setup ## the app against the manual procedure (own Azurite + emulator, ~4
 bench-pipeline: setup ## handle_drop case by case, scaling, memory (ingest_core internals): BENCH_ARGS="--drops 5"
 	@$(PY) -m bench.pipeline_bench $(BENCH_ARGS)
 
-mutate: setup ## mutation testing of the ledger & co on the fast unit tier (mutmut, 2 workers; docs/mutation.md)
+mutate: ## mutation testing of the core modules on the fast unit tier (mutmut; docs/mutation.md)
+	@scripts/setup.sh --python-only
 	@rm -rf mutants .mutmut-cache && mkdir -p .mutmut-cache
 	@start=$$(date +%s); \
-	rc=0; PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PY) -m mutmut run --max-children 2 >.mutmut-cache/run.log 2>&1 || rc=$$?; \
+	rc=0; PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(PY) -m mutmut run --max-children $(MUTATE_WORKERS) >.mutmut-cache/run.log 2>&1 || rc=$$?; \
 	secs=$$(( $$(date +%s) - start )); \
 	if [ $$rc -ne 0 ]; then tail -n 40 .mutmut-cache/run.log; echo "mutmut run failed ($$rc): see .mutmut-cache/run.log"; exit $$rc; fi; \
 	$(PY) scripts/mutation_score.py --seconds $$secs

@@ -62,6 +62,10 @@ node_step() {
 
 check_python
 venv_step .venv requirements-dev.txt requirements.txt
+if [[ ${1:-} == --python-only ]]; then  # make mutate: the unit tier needs neither checkov nor Azurite
+  say "done (project venv only)"
+  exit 0
+fi
 venv_step .venv-checkov requirements-checkov.txt
 node_step
 say "done"

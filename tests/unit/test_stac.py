@@ -401,6 +401,21 @@ def test_assets_in_allowed_containers_get_sources_and_other_hosts_are_left_to_th
     assert pf.item_warnings == [] and pf.failing_items == 0
 
 
+def test_the_refusal_names_the_container_and_both_fixes_whatever_the_order_of_the_assets():
+    doc = item("mixed")
+    doc["assets"] = {"web": {"href": "https://example.org/w.tif"}, "own": {"href": "./o.tif"},
+                     "far": {"href": f"{ROOT}/secret/x.tif"}}  # fmt: skip
+    docs = {f"{C}/t/mixed.json": doc, f"{C}/t/ok.json": item("ok")}
+    root = catalog([{"rel": "item", "href": "./mixed.json"}, {"rel": "item", "href": "./ok.json"}])
+    pf = preflight(f"{C}/t/catalog.json", root, C, docs.get, 10)
+    (w,) = pf.item_warnings  # an asset on another host before it does not end the check
+    assert w.message == (
+        f"an asset is in container {ROOT}/secret, which catalogs of {C} may not reach: the GeoCatalog gets no "
+        "source for it, so the item fails. Copy the asset beside the item, or add the container's name to "
+        "ASSET_CONTAINERS"
+    )
+
+
 def test_every_item_with_its_assets_out_of_reach_makes_the_catalog_invalid():
     docs = {f"{C}/t/a.json": item("a", asset_href=f"{ROOT}/secret/x.tif")}
     with pytest.raises(InvalidDrop) as err:
