@@ -179,11 +179,14 @@ def test_a_malformed_event_never_raises_out_of_the_trigger(app_runtime, emulator
     assert rt.ledger.jobs() == [] and _geocatalog_calls(emulator) == 0
 
 
-def test_child_link_with_encoded_dot_segments_is_invalid_naming_the_href(twin, azurite, emulator):
+@pytest.mark.parametrize("sibling", [False, True], ids=["encoded dot segments", "sibling sharing the name prefix"])
+def test_child_link_leaving_the_container_is_invalid_naming_the_href(twin, azurite, emulator, sibling):
     container, rt = twin
-    secret = new_container(azurite)
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    # `<name>-private` starts with the watched container's name: it is still another container.
+    secret = service.create_container(f"{container.container_name}-private") if sibling else new_container(azurite)
     upload_catalog(secret, "t", catalog_id="cat-secret")  # what the link would reach if it were followed
-    href = f"./%2e%2e/%2e%2e/{secret.container_name}/t/catalog.json"
+    href = secret.url + "/t/catalog.json" if sibling else f"./%2e%2e/%2e%2e/{secret.container_name}/t/catalog.json"
     upload_root_catalog(container, "t", [{"rel": "root", "href": "./catalog.json"}, {"rel": "child", "href": href}],
                         "cat-escape")  # fmt: skip
     url = f"{container.url}/t/catalog.json"
