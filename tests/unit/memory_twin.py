@@ -279,3 +279,15 @@ def done_then_lost(real: Any, error: BaseException) -> Any:
         raise error
 
     return call
+
+
+def run_fails_for(rt: Runtime, run_id: str, error: BaseException) -> Any:
+    """A `get_run` that raises `error` for one run and answers the others (monkeypatch it onto rt.geocatalog)."""
+    real = rt.geocatalog.get_run
+
+    def get_run(collection_id: str, ingestion_id: str, rid: str) -> Any:
+        if rid == run_id:
+            raise error
+        return real(collection_id, ingestion_id, rid)
+
+    return get_run

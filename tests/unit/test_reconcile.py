@@ -9,7 +9,7 @@ from ingest_core.ledger import OPEN
 from ingest_core.pipeline import handle_drop
 from ingest_core.reconcile import MAX_ATTEMPTS, outcome, reconcile
 from ingest_core.states import JobState
-from tests.unit.memory_twin import drop_of, memory_runtime, put_catalog
+from tests.unit.memory_twin import drop_of, memory_runtime, put_catalog, run_fails_for
 
 
 def run(status, ok=0, failed=0, history=None):
@@ -106,14 +106,7 @@ def test_counters_in_flight_are_recorded_and_the_end_takes_the_final_ones(rt):
 
 def test_one_jobs_fault_never_stops_the_pass_and_a_stuck_job_ends_failed(rt, monkeypatch):
     bad, good = running_job(rt, "bad"), running_job(rt, "good")
-    real = rt.geocatalog.get_run
-
-    def get_run(collection_id, ingestion_id, run_id):
-        if run_id == bad.run_id:
-            raise KeyError("a bug this job triggers")
-        return real(collection_id, ingestion_id, run_id)
-
-    monkeypatch.setattr(rt.geocatalog, "get_run", get_run)
+    monkeypatch.setattr(rt.geocatalog, "get_run", run_fails_for(rt, bad.run_id, KeyError("a bug this job triggers")))
     rt.geocatalog.finish(good.run_id, ok=2)
     summary = reconcile(rt)
     assert summary.finished == {good.job_id: "SUCCEEDED"}

@@ -21,7 +21,7 @@ from ingest_core.pipeline import handle_drop
 from ingest_core.reconcile import reconcile
 from ingest_core.states import JobState
 from ingest_core.table_store import MemoryTableStore
-from tests.unit.memory_twin import ACCOUNT, drop_of, memory_runtime, put_catalog
+from tests.unit.memory_twin import ACCOUNT, drop_of, memory_runtime, put_catalog, run_fails_for
 
 
 def failing(times: int, real):
@@ -35,6 +35,15 @@ def failing(times: int, real):
         return real(*args, **kwargs)
 
     return call
+
+
+def due_after_one_failure(rt, monkeypatch, name):
+    """A job whose first attempt hit a 503 on the source POST, made due again at once (the POST works now)."""
+    monkeypatch.setattr(rt.geocatalog, "create_source", failing(1, rt.geocatalog.create_source))
+    with pytest.raises(TransientError):
+        handle_drop(rt, drop_of(rt, put_catalog(rt, name, catalog_id=name)))
+    (job,) = rt.ledger.open_jobs()
+    return rt.ledger.update(job, next_attempt_at=now_utc() - timedelta(seconds=1))
 
 
 def test_a_transient_failure_is_recorded_with_where_and_when_and_retried_once_due(monkeypatch):
@@ -117,22 +126,12 @@ def test_queued_jobs_take_every_freed_slot_and_stop_at_the_first_left_queued():
 
 def test_every_job_a_pass_worked_on_counts_as_worked_none_as_skipped(monkeypatch):
     rt = memory_runtime()
-    monkeypatch.setattr(rt.geocatalog, "create_source", failing(1, rt.geocatalog.create_source))
-    with pytest.raises(TransientError):
-        handle_drop(rt, drop_of(rt, put_catalog(rt, "resumed", catalog_id="resumed")))
-    (resumed,) = rt.ledger.open_jobs()
-    rt.ledger.update(resumed, next_attempt_at=now_utc() - timedelta(seconds=1))
+    resumed = due_after_one_failure(rt, monkeypatch, "resumed")
     finished, followed, errored = (handle_drop(rt, drop_of(rt, put_catalog(rt, name, catalog_id=name)))
                                    for name in ("finished", "followed", "errored"))  # fmt: skip
     rt.geocatalog.finish(finished.run_id, ok=2)
-    real = rt.geocatalog.get_run
-
-    def get_run(collection_id, ingestion_id, run_id):
-        if run_id == errored.run_id:
-            raise TransientError("GeoCatalog GET /runs/{runId} still failing after 2 attempts (HTTP 503)")
-        return real(collection_id, ingestion_id, run_id)
-
-    monkeypatch.setattr(rt.geocatalog, "get_run", get_run)
+    outage = TransientError("GeoCatalog GET /runs/{runId} still failing after 2 attempts (HTTP 503)")
+    monkeypatch.setattr(rt.geocatalog, "get_run", run_fails_for(rt, errored.run_id, outage))
     summary = reconcile(rt)
     assert (list(summary.finished), list(summary.followed)) == ([finished.job_id], [followed.job_id])
     assert (list(summary.resumed), list(summary.errors)) == ([resumed.job_id], [errored.job_id])
@@ -152,11 +151,7 @@ def test_a_pass_takes_jobs_up_to_the_last_instant_of_its_budget(monkeypatch):
 
 def test_a_job_is_due_from_the_instant_of_its_next_attempt(monkeypatch):
     rt = memory_runtime()
-    monkeypatch.setattr(rt.geocatalog, "create_source", failing(1, rt.geocatalog.create_source))
-    with pytest.raises(TransientError):
-        handle_drop(rt, drop_of(rt, put_catalog(rt, "a", catalog_id="coll")))
-    (job,) = rt.ledger.open_jobs()
-    rt.ledger.update(job, next_attempt_at=now_utc() - timedelta(seconds=1))
+    job = due_after_one_failure(rt, monkeypatch, "coll")
     due_at = rt.ledger.get(job.job_id).next_attempt_at
     monkeypatch.setattr("ingest_core.reconcile.now_utc", lambda: due_at - timedelta(microseconds=1))
     assert reconcile(rt).resumed == {}  # a moment early: not yet
