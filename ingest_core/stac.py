@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest_core.errors import InvalidDrop
+from ingest_core.events import container_url_of
 from ingest_core.hrefs import SHOWN, inside, resolve_href, storage_root
 from ingest_core.item_rules import ItemFacts, ItemWarning, check_item, duplicate_warning
 from ingest_core.redaction import cap_text
@@ -242,7 +243,7 @@ class _Walk:
                 continue  # the service reads assets itself; an unusable href is its per-item failure
             if not url.startswith(self.root + "/"):
                 continue  # another host: the service reads it itself (public URLs), no source of ours applies
-            container = self.root + "/" + url[len(self.root) + 1 :].split("/", 1)[0]
+            container = container_url_of(url)
             if container in self.allowed:
                 self.pf.asset_containers.add(container)
             else:

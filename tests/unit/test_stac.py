@@ -234,14 +234,20 @@ def test_concurrent_walk_reads_in_parallel_and_reports_the_same_as_one_at_a_time
     assert many.missing == [f"{C}/t/late.json"] and many.item_count == 72 and many.failing_items == 15
 
 
-def test_an_error_stops_the_walk_without_reading_the_rest():
-    root = catalog([{"rel": "child", "href": f"./c{c}/catalog.json"} for c in range(300)])
+def first_child_not_a_catalog(children):
+    """A root linking `children` child catalogs, the first of them an item; its reader and the URLs it read."""
+    root = catalog([{"rel": "child", "href": f"./c{c}/catalog.json"} for c in range(children)])
     reads = []
 
     def read(url):
         reads.append(url)
         return {"type": "Feature"} if url.endswith("/c0/catalog.json") else catalog([])
 
+    return root, read, reads
+
+
+def test_an_error_stops_the_walk_without_reading_the_rest():
+    root, read, reads = first_child_not_a_catalog(300)
     with pytest.raises(InvalidDrop, match="is not a STAC catalog"):
         preflight(f"{C}/t/catalog.json", root, C, read, max_links=1000, workers=4)
     assert len(reads) <= 4 * 4 + 4  # the read-ahead window and the reads already running, not 300
@@ -616,13 +622,7 @@ class _NowPool:
 @pytest.mark.parametrize(("workers", "window"), [(1, 4), (2, 8)])
 def test_reads_ahead_of_the_document_being_checked_are_bounded_by_the_window(monkeypatch, workers, window):
     monkeypatch.setattr(stac, "ThreadPoolExecutor", _NowPool)
-    root = catalog([{"rel": "child", "href": f"./c{c}/catalog.json"} for c in range(30)])
-    reads = []
-
-    def read(url):
-        reads.append(url)
-        return {"type": "Feature"} if url.endswith("/c0/catalog.json") else catalog([])
-
+    root, read, reads = first_child_not_a_catalog(30)
     with pytest.raises(InvalidDrop, match="is not a STAC catalog"):
         preflight(f"{C}/t/catalog.json", root, C, read, max_links=100, workers=workers)
     assert len(reads) == window == workers * stac.READ_AHEAD
